@@ -1,0 +1,143 @@
+"""The broker interface: topics of partitioned, offset-addressed messages exchanged as Arrow tables.
+
+Messages cross this interface in batches, never one by one, so the executor stays vectorised.
+A consumed batch follows `MESSAGE_SCHEMA`; a batch to produce follows `PRODUCE_SCHEMA`, whose
+`partition` may be null to let the broker choose (by key hash, or round robin for null keys).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+HEADER_TYPE = pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))
+
+MESSAGE_SCHEMA = pa.schema(
+    [
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("timestamp", pa.int64()),  # milliseconds since the Unix epoch
+        ("key", pa.binary()),
+        ("value", pa.binary()),  # null for a tombstone
+        ("headers", HEADER_TYPE),
+    ]
+)
+
+PRODUCE_SCHEMA = pa.schema(
+    [
+        ("partition", pa.int32()),  # null: the broker chooses
+        ("timestamp", pa.int64()),
+        ("key", pa.binary()),
+        ("value", pa.binary()),
+        ("headers", HEADER_TYPE),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PartitionWatermarks:
+    """Low and high watermark of one partition; `high` is the offset the next message gets."""
+
+    partition: int
+    low: int
+    high: int
+
+    @property
+    def count(self) -> int:
+        return self.high - self.low
+
+
+def empty_messages() -> pa.Table:
+    """Return an empty consumed batch."""
+    return MESSAGE_SCHEMA.empty_table()
+
+
+def make_produce_batch(
+    values: pa.Array | list[bytes | None],
+    keys: pa.Array | list[bytes | None] | None = None,
+    timestamps: pa.Array | list[int | None] | None = None,
+    headers: pa.Array | list | None = None,
+    partitions: pa.Array | list[int | None] | None = None,
+) -> pa.Table:
+    """Build a batch for `Broker.produce`; omitted columns are null."""
+    length = len(values)
+
+    def column(data, arrow_type: pa.DataType) -> pa.Array:
+        if data is None:
+            return pa.nulls(length, arrow_type)
+        if isinstance(data, pa.ChunkedArray):
+            data = data.combine_chunks()
+        if isinstance(data, pa.Array):
+            return data if data.type == arrow_type else data.cast(arrow_type)
+        return pa.array(data, arrow_type)
+
+    return pa.Table.from_arrays(
+        [
+            column(partitions, pa.int32()),
+            column(timestamps, pa.int64()),
+            column(keys, pa.binary()),
+            column(values, pa.binary()),
+            column(headers, HEADER_TYPE),
+        ],
+        schema=PRODUCE_SCHEMA,
+    )
+
+
+class Broker(ABC):
+    """A place that holds topics: the embedded broker or a Kafka cluster.
+
+    Implementations must be safe to call from two threads at once (the debugger reads topics
+    while a statement runs), and must keep per-partition order.
+    """
+
+    #: Short description for reports and screens, never containing secrets.
+    description: str = "broker"
+
+    @abstractmethod
+    def create_topic(self, topic: str, partitions: int = 1) -> None:
+        """Create `topic` with `partitions` partitions; an existing topic is left as it is."""
+
+    @abstractmethod
+    def delete_topic(self, topic: str) -> None:
+        """Delete `topic` and its messages; a missing topic is ignored."""
+
+    @abstractmethod
+    def list_topics(self) -> list[str]:
+        """Return the names of all topics, sorted."""
+
+    @abstractmethod
+    def partition_count(self, topic: str) -> int:
+        """Return how many partitions `topic` has (0 when it does not exist)."""
+
+    @abstractmethod
+    def produce(self, topic: str, batch: pa.Table) -> None:
+        """Append a `PRODUCE_SCHEMA` batch to `topic`, creating the topic when missing.
+
+        Returns once every message is stored (Kafka: acknowledged); raises `BrokerError`
+        otherwise.
+        """
+
+    @abstractmethod
+    def consume(self, topic: str, max_batch: int = 1000) -> Iterator[pa.Table]:
+        """Yield `MESSAGE_SCHEMA` batches of at most `max_batch` messages from the beginning.
+
+        Reading ends at the high watermarks taken when iteration starts, so an empty topic ends
+        at once. Each batch holds messages of one partition in offset order.
+        """
+
+    @abstractmethod
+    def watermarks(self, topic: str) -> list[PartitionWatermarks]:
+        """Return the low and high watermark of every partition of `topic`."""
+
+    def read_all(self, topic: str) -> pa.Table:
+        """Return every message of `topic` as one table, partition by partition."""
+        batches = list(self.consume(topic, max_batch=100_000))
+        if not batches:
+            return empty_messages()
+        return pa.concat_tables(batches)
+
+    def close(self) -> None:
+        """Release connections; the default has none."""

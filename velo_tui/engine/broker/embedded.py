@@ -1,0 +1,170 @@
+"""The embedded broker: topics held in this process as Arrow tables, laid out as Kafka holds them.
+
+Each partition is a list of immutable Arrow chunks plus its high watermark. Producing appends a
+chunk; consuming slices chunks without copying. Offsets start at 0 and never repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from velo_tui.engine.broker.base import (
+    MESSAGE_SCHEMA,
+    PRODUCE_SCHEMA,
+    Broker,
+    PartitionWatermarks,
+)
+from velo_tui.engine.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Partition:
+    chunks: list[pa.Table] = field(default_factory=list)
+    high: int = 0
+
+
+class EmbeddedBroker(Broker):
+    """In-process broker; the default when no Kafka cluster is given."""
+
+    description = "embedded broker"
+
+    def __init__(self) -> None:
+        self._topics: dict[str, list[_Partition]] = {}
+        self._lock = threading.RLock()
+        self._round_robin: dict[str, int] = {}
+
+    def create_topic(self, topic: str, partitions: int = 1) -> None:
+        if partitions < 1:
+            raise InputError(f"topic '{topic}' needs at least 1 partition, got {partitions}")
+        with self._lock:
+            if topic not in self._topics:
+                self._topics[topic] = [_Partition() for _ in range(partitions)]
+                log.debug("created topic %s with %d partition(s)", topic, partitions)
+
+    def delete_topic(self, topic: str) -> None:
+        with self._lock:
+            self._topics.pop(topic, None)
+
+    def list_topics(self) -> list[str]:
+        with self._lock:
+            return sorted(self._topics)
+
+    def partition_count(self, topic: str) -> int:
+        with self._lock:
+            return len(self._topics.get(topic, ()))
+
+    def produce(self, topic: str, batch: pa.Table) -> None:
+        if batch.schema != PRODUCE_SCHEMA:
+            batch = batch.select(PRODUCE_SCHEMA.names).cast(PRODUCE_SCHEMA)
+        self.create_topic(topic)
+        if batch.num_rows == 0:
+            return
+        with self._lock:
+            partitions = self._topics[topic]
+            assigned = self._assign_partitions(topic, batch, len(partitions))
+            if len(partitions) == 1:
+                self._append(partitions[0], 0, batch)
+                return
+            for number in range(len(partitions)):
+                selected = batch.filter(pc.equal(assigned, number))
+                if selected.num_rows:
+                    self._append(partitions[number], number, selected)
+
+    def _assign_partitions(self, topic: str, batch: pa.Table, count: int) -> pa.Array:
+        """Pick a partition per message: the given one, else a key hash, else round robin."""
+        given = batch.column("partition").combine_chunks()
+        if count == 1:
+            if pc.any(pc.greater(given, 0)).as_py():
+                raise InputError(f"topic '{topic}' has 1 partition; a message asked for another")
+            return pa.nulls(batch.num_rows, pa.int32())
+        start = self._round_robin.get(topic, 0)
+        self._round_robin[topic] = start + batch.num_rows
+        keys = batch.select(["key", "partition"])
+        chosen = duckdb.sql(
+            f"""
+            SELECT CAST(CASE
+                WHEN partition IS NOT NULL THEN partition
+                WHEN key IS NOT NULL THEN hash(key) % {count}
+                ELSE ({start} + row_number() OVER () - 1) % {count}
+            END AS INTEGER) AS partition
+            FROM keys
+            """
+        ).to_arrow_table()
+        result = chosen.column(0).combine_chunks()
+        if pc.any(pc.greater_equal(result, count)).as_py():
+            raise InputError(f"topic '{topic}' has {count} partitions; a message asked for more")
+        return result
+
+    @staticmethod
+    def _append(partition: _Partition, number: int, batch: pa.Table) -> None:
+        rows = batch.num_rows
+        offsets = pa.array(np.arange(partition.high, partition.high + rows, dtype=np.int64))
+        chunk = pa.Table.from_arrays(
+            [
+                pa.array(np.full(rows, number, dtype=np.int32)),
+                offsets,
+                batch.column("timestamp"),
+                batch.column("key"),
+                batch.column("value"),
+                batch.column("headers"),
+            ],
+            schema=MESSAGE_SCHEMA,
+        )
+        partition.chunks.append(chunk)
+        partition.high += rows
+
+    def consume(self, topic: str, max_batch: int = 1000) -> Iterator[pa.Table]:
+        with self._lock:
+            partitions = [list(p.chunks) for p in self._topics.get(topic, ())]
+        # Interleave partitions batch by batch, as a Kafka consumer assigned all of them would.
+        readers = [_slice_chunks(chunks, max_batch) for chunks in partitions]
+        while readers:
+            still_open = []
+            for reader in readers:
+                batch = next(reader, None)
+                if batch is not None:
+                    yield batch
+                    still_open.append(reader)
+            readers = still_open
+
+    def watermarks(self, topic: str) -> list[PartitionWatermarks]:
+        with self._lock:
+            return [
+                PartitionWatermarks(number, 0, partition.high)
+                for number, partition in enumerate(self._topics.get(topic, ()))
+            ]
+
+    def read_all(self, topic: str) -> pa.Table:
+        with self._lock:
+            chunks = [chunk for p in self._topics.get(topic, ()) for chunk in p.chunks]
+        if not chunks:
+            return MESSAGE_SCHEMA.empty_table()
+        return pa.concat_tables(chunks)
+
+
+def _slice_chunks(chunks: list[pa.Table], max_batch: int) -> Iterator[pa.Table]:
+    """Yield slices of at most `max_batch` rows across `chunks`, without copying where possible."""
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    for chunk in chunks:
+        position = 0
+        while position < chunk.num_rows:
+            take = min(max_batch - pending_rows, chunk.num_rows - position)
+            pending.append(chunk.slice(position, take))
+            pending_rows += take
+            position += take
+            if pending_rows == max_batch:
+                yield pending[0] if len(pending) == 1 else pa.concat_tables(pending)
+                pending, pending_rows = [], 0
+    if pending_rows:
+        yield pending[0] if len(pending) == 1 else pa.concat_tables(pending)
