@@ -1,0 +1,296 @@
+"""Decode and validate one micro-batch of JSON message values into typed columns, in DuckDB.
+
+Every check runs as one vectorised query over the batch. A message that fails yields a failure
+row (stage, error type, field, message) instead of a decoded row; nothing is dropped silently.
+
+Choices for input that JSON or Kafka allow but a schema does not (each covered by a test):
+- a byte-order mark before the JSON text is skipped;
+- NaN and Infinity are rejected (validate stage, `non_finite_number`), as RFC 8259 has no such values;
+- a duplicate key in one object is rejected (validate stage, `duplicate_key`);
+- an integer beyond 64 bits is rejected (validate stage, `overflow`);
+- a numeric string where a number is declared is accepted and converted ("12" reads as 12),
+  because producers often send large or exact numbers as strings; any other string is
+  `wrong_type`, and a string field requires a JSON string;
+- a field name that differs only in case from the declared one does not match it;
+- fields that the schema does not declare are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from velo_tui.engine.pipeline import PSEUDO_COLUMNS, ROW_ID_COLUMN
+
+log = logging.getLogger(__name__)
+
+INT64_LIMIT = 9.223372036854775807e18
+
+FAILURE_SCHEMA = pa.schema(
+    [
+        (ROW_ID_COLUMN, pa.int64()),
+        ("stage", pa.string()),
+        ("error_type", pa.string()),
+        ("field", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+
+
+@dataclass
+class ColumnSpec:
+    """A declared field as the decoder checks it."""
+
+    name: str
+    duckdb_type: str  # BIGINT, DOUBLE, DECIMAL(18,2), VARCHAR, BOOLEAN, TIMESTAMP, DATE, UUID
+    nullable: bool = True
+    max_length: int | None = None  # for VARCHAR: longer values are `overflow`
+    uuid: bool = False  # VARCHAR holding a UUID: checked for UUID syntax
+
+
+@dataclass
+class DecodedBatch:
+    """Typed rows of the messages that passed, and one failure row per message that did not."""
+
+    rows: pa.Table  # declared columns, pseudo-columns and ROW_ID_COLUMN
+    failures: pa.Table  # FAILURE_SCHEMA
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_path(name: str) -> str:
+    return _sql_string('$."' + name.replace('"', '\\"') + '"')
+
+
+class Decoder:
+    """Decodes micro-batches of one source topic against a known or inferred set of columns.
+
+    With `columns=None` the columns are inferred from each batch (`json_group_structure`);
+    with `trusted=True` (a topic written by an earlier statement of this run) only the typed
+    conversion runs, since the writer already guarantees the layout.
+    """
+
+    def __init__(self, columns: list[ColumnSpec] | None, trusted: bool = False) -> None:
+        self.columns = columns
+        self.trusted = trusted and columns is not None
+
+    def decode(self, con: duckdb.DuckDBPyConnection, messages: pa.Table) -> DecodedBatch:
+        """Decode `messages` (broker MESSAGE_SCHEMA) using connection `con`."""
+        raw = messages.append_column(
+            ROW_ID_COLUMN, pa.array(np.arange(messages.num_rows, dtype=np.int64))
+        )
+        con.register("velo_raw", raw)
+        try:
+            columns = self.columns if self.columns is not None else self._infer(con)
+            if self.trusted:
+                rows = con.sql(self._trusted_sql(columns)).to_arrow_table()
+                return DecodedBatch(rows, FAILURE_SCHEMA.empty_table())
+            checked = con.sql(self._checked_sql(columns)).to_arrow_table()
+        finally:
+            con.unregister("velo_raw")
+        return self._split(checked, columns)
+
+    # -- inference ---------------------------------------------------------------------------
+
+    def _infer(self, con: duckdb.DuckDBPyConnection) -> list[ColumnSpec]:
+        structure = con.sql(
+            """
+            SELECT json_group_structure(text) FROM (
+                SELECT try(decode(value)) AS text FROM velo_raw
+            ) WHERE json_valid(text) AND json_type(text) = 'OBJECT'
+            """
+        ).fetchone()[0]
+        if not structure:
+            return []
+        mapping = json.loads(structure)
+        if not isinstance(mapping, dict):
+            return []
+        return [ColumnSpec(name, _inferred_type(kind)) for name, kind in mapping.items()]
+
+    # -- SQL ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _pseudo_columns() -> str:
+        return (
+            "try(decode(key)) AS _key, timestamp AS _timestamp, "
+            f"partition AS _partition, \"offset\" AS _offset, {ROW_ID_COLUMN}"
+        )
+
+    def _trusted_sql(self, columns: list[ColumnSpec]) -> str:
+        types = json.dumps({c.name: c.duckdb_type for c in columns})
+        fields = ", ".join(f"j.{_quote(c.name)} AS {_quote(c.name)}" for c in columns)
+        select = f"{fields}, " if fields else ""
+        return f"""
+            SELECT {select}{self._pseudo_columns()} FROM (
+                SELECT *, json_transform(decode(value), {_sql_string(types)}) AS j FROM velo_raw
+            )
+        """
+
+    def _checked_sql(self, columns: list[ColumnSpec]) -> str:
+        json_struct = json.dumps({c.name: "JSON" for c in columns})
+        failure = ["WHEN value IS NULL THEN ['decode', 'tombstone', NULL]"]
+        failure.append("WHEN text IS NULL THEN ['decode', 'invalid_encoding', NULL]")
+        failure.append("WHEN NOT json_valid(text) THEN ['decode', 'invalid_json', NULL]")
+        failure.append("WHEN json_type(text) <> 'OBJECT' THEN ['decode', 'not_an_object', NULL]")
+        failure.append(
+            "WHEN len(json_keys(text)) <> len(list_distinct(json_keys(text))) "
+            "THEN ['validate', 'duplicate_key', NULL]"
+        )
+        values = []
+        for column in columns:
+            field = f"j.{_quote(column.name)}"
+            name = _sql_string(column.name)
+            if not column.nullable:
+                failure.append(
+                    f"WHEN {field} IS NULL THEN ['validate', CASE WHEN json_exists(text, "
+                    f"{_json_path(column.name)}) THEN 'null_value' ELSE 'missing_field' END, {name}]"
+                )
+            check, value = _field_check(field, column)
+            failure.append(f"WHEN {field} IS NOT NULL AND {check} IS NOT NULL THEN ['validate', {check}, {name}]")
+            values.append(f"{value} AS {_quote(column.name)}")
+        cases = "\n                ".join(failure)
+        typed = ", ".join(values)
+        typed_select = f"{typed}, " if typed else ""
+        return f"""
+            WITH text_rows AS (
+                SELECT *, CASE WHEN starts_with(t, chr(65279)) THEN substr(t, 2) ELSE t END AS text
+                FROM (SELECT *, try(decode(value)) AS t FROM velo_raw)
+            ), parsed AS (
+                SELECT *, CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
+                    THEN json_transform(text, {_sql_string(json_struct)}) END AS j
+                FROM text_rows
+            ), checked AS (
+                SELECT *, CASE
+                {cases}
+                END AS failure FROM parsed
+            )
+            SELECT failure, {typed_select}{self._pseudo_columns()} FROM checked
+        """
+
+    # -- result ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _split(checked: pa.Table, columns: list[ColumnSpec]) -> DecodedBatch:
+        ok_mask = pc.is_null(checked.column("failure"))
+        rows = checked.filter(ok_mask).drop_columns(["failure"])
+        bad = checked.filter(pc.invert(ok_mask))
+        if bad.num_rows == 0:
+            return DecodedBatch(rows, FAILURE_SCHEMA.empty_table())
+        parts = bad.column("failure").to_pylist()
+        stages, types, fields, messages = [], [], [], []
+        for stage, error_type, field in parts:
+            stages.append(stage)
+            types.append(error_type)
+            fields.append(field)
+            messages.append(_describe(error_type, field, columns))
+        failures = pa.Table.from_arrays(
+            [bad.column(ROW_ID_COLUMN), pa.array(stages), pa.array(types), pa.array(fields),
+             pa.array(messages)],
+            schema=FAILURE_SCHEMA,
+        )
+        return DecodedBatch(rows, failures)
+
+
+def _field_check(field: str, column: ColumnSpec) -> tuple[str, str]:
+    """Return SQL for (error type or NULL when the JSON value fits, typed value)."""
+    kind = column.duckdb_type.upper()
+    json_kind = f"json_type({field})"
+    as_text = f"({field} ->> '$')"
+    if kind in ("BIGINT", "INTEGER", "HUGEINT"):
+        check = f"""CASE
+            WHEN {json_kind} = 'NULL' THEN NULL
+            WHEN {json_kind} = 'BIGINT' THEN NULL
+            WHEN {json_kind} = 'UBIGINT' THEN CASE WHEN TRY_CAST({field} AS BIGINT) IS NULL THEN 'overflow' END
+            WHEN {json_kind} = 'DOUBLE' THEN CASE
+                WHEN NOT isfinite(CAST({field} AS DOUBLE)) THEN 'non_finite_number'
+                WHEN abs(CAST({field} AS DOUBLE)) >= {INT64_LIMIT} THEN 'overflow'
+                ELSE 'wrong_type' END
+            WHEN {json_kind} = 'VARCHAR' THEN CASE
+                WHEN TRY_CAST({as_text} AS BIGINT) IS NULL THEN 'wrong_type' END
+            ELSE 'wrong_type' END"""
+        value = f"TRY_CAST(CASE WHEN {json_kind} = 'VARCHAR' THEN {as_text} ELSE CAST({field} AS VARCHAR) END AS BIGINT)"
+        return check, value
+    if kind in ("DOUBLE", "FLOAT", "REAL") or kind.startswith("DECIMAL"):
+        check = f"""CASE
+            WHEN {json_kind} = 'NULL' THEN NULL
+            WHEN {json_kind} IN ('BIGINT', 'UBIGINT') THEN NULL
+            WHEN {json_kind} = 'DOUBLE' THEN CASE
+                WHEN NOT isfinite(CAST({field} AS DOUBLE)) THEN 'non_finite_number' END
+            WHEN {json_kind} = 'VARCHAR' THEN CASE
+                WHEN TRY_CAST({as_text} AS DOUBLE) IS NULL THEN 'wrong_type'
+                WHEN NOT isfinite(TRY_CAST({as_text} AS DOUBLE)) THEN 'non_finite_number' END
+            ELSE 'wrong_type' END"""
+        if kind.startswith("DECIMAL"):
+            check = f"""CASE WHEN ({check}) IS NOT NULL THEN ({check})
+                WHEN {json_kind} <> 'NULL' AND TRY_CAST(CASE WHEN {json_kind} = 'VARCHAR' THEN {as_text} ELSE CAST({field} AS VARCHAR) END AS {kind}) IS NULL THEN 'overflow' END"""
+        value = f"TRY_CAST(CASE WHEN {json_kind} = 'VARCHAR' THEN {as_text} ELSE CAST({field} AS VARCHAR) END AS {kind})"
+        return check, value
+    if kind == "BOOLEAN":
+        check = f"CASE WHEN {json_kind} IN ('NULL', 'BOOLEAN') THEN NULL ELSE 'wrong_type' END"
+        return check, f"TRY_CAST({field} AS BOOLEAN)"
+    if kind in ("TIMESTAMP", "DATE"):
+        check = f"""CASE
+            WHEN {json_kind} = 'NULL' THEN NULL
+            WHEN {json_kind} = 'VARCHAR' THEN CASE WHEN TRY_CAST({as_text} AS {kind}) IS NULL THEN 'invalid_{kind.lower()}' END
+            WHEN {json_kind} IN ('BIGINT', 'UBIGINT') AND '{kind}' = 'TIMESTAMP' THEN NULL
+            ELSE 'wrong_type' END"""
+        value = (
+            f"CASE WHEN {json_kind} = 'VARCHAR' THEN TRY_CAST({as_text} AS {kind}) "
+            f"WHEN {json_kind} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(epoch_ms(TRY_CAST({field} AS BIGINT)) AS {kind}) END"
+        )
+        return check, value
+    # VARCHAR and anything else kept as text.
+    conditions = [f"WHEN {json_kind} = 'NULL' THEN NULL", f"WHEN {json_kind} <> 'VARCHAR' THEN 'wrong_type'"]
+    if column.max_length is not None:
+        conditions.append(f"WHEN length({as_text}) > {int(column.max_length)} THEN 'overflow'")
+    if column.uuid:
+        conditions.append(f"WHEN TRY_CAST({as_text} AS UUID) IS NULL THEN 'invalid_uuid'")
+    check = "CASE " + " ".join(conditions) + " END"
+    return check, f"CASE WHEN {json_kind} = 'VARCHAR' THEN {as_text} END"
+
+
+def _inferred_type(kind: object) -> str:
+    if isinstance(kind, str):
+        upper = kind.upper()
+        if upper in ("BIGINT", "UBIGINT"):
+            return "BIGINT"
+        if upper == "DOUBLE":
+            return "DOUBLE"
+        if upper == "BOOLEAN":
+            return "BOOLEAN"
+    return "VARCHAR"
+
+
+_MESSAGES = {
+    "tombstone": "the message value is null (a tombstone); there is no record to decode",
+    "invalid_encoding": "the message value is not valid UTF-8",
+    "invalid_json": "the message value is not valid JSON",
+    "not_an_object": "the message value is JSON but not an object",
+    "duplicate_key": "the JSON object has the same key twice",
+    "missing_field": "required field '{field}' is missing",
+    "null_value": "required field '{field}' is null",
+    "wrong_type": "field '{field}' has a value of the wrong JSON type for {kind}",
+    "overflow": "field '{field}' is out of range for {kind}",
+    "non_finite_number": "field '{field}' holds NaN or Infinity, which JSON does not allow",
+    "invalid_timestamp": "field '{field}' is not a timestamp (expected ISO 8601 text or epoch ms)",
+    "invalid_date": "field '{field}' is not a date (expected YYYY-MM-DD)",
+    "invalid_uuid": "field '{field}' is not a UUID",
+}
+
+
+def _describe(error_type: str, field: str | None, columns: list[ColumnSpec]) -> str:
+    kind = next((c.duckdb_type for c in columns if c.name == field), "")
+    template = _MESSAGES.get(error_type, error_type.replace("_", " "))
+    return template.format(field=field, kind=kind)
