@@ -1,0 +1,105 @@
+"""Encode a statement's result rows as JSON messages for its sink topic, in DuckDB.
+
+Each output message keeps the key, timestamp and headers of the input message it came from,
+unless the statement declares a `PRIMARY KEY` column, whose text becomes the key. Rows that
+cannot be written as JSON (NaN or Infinity in a DOUBLE column) become encode failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from velo_tui.engine.broker.base import HEADER_TYPE, PRODUCE_SCHEMA
+from velo_tui.engine.decode import FAILURE_SCHEMA
+from velo_tui.engine.pipeline import ROW_ID_COLUMN
+
+
+@dataclass
+class EncodedBatch:
+    """Messages ready to produce, with the input row each came from, and encode failures."""
+
+    messages: pa.Table  # PRODUCE_SCHEMA
+    rows: pa.Array  # input row id of each message
+    failures: pa.Table  # FAILURE_SCHEMA
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def encode_rows(
+    con: duckdb.DuckDBPyConnection,
+    result: pa.Table,
+    source: pa.Table,
+    key_column: str | None,
+) -> EncodedBatch:
+    """Encode `result` (output columns plus ROW_ID_COLUMN) against the consumed `source` batch."""
+    output_columns = [name for name in result.column_names if name != ROW_ID_COLUMN]
+    fields = []
+    finite_checks = []
+    for name in output_columns:
+        arrow_type = result.schema.field(name).type
+        quoted = _quote(name)
+        if pa.types.is_timestamp(arrow_type):
+            fields.append(f"{quoted} := strftime({quoted}, '%Y-%m-%dT%H:%M:%S.%g')")
+        else:
+            fields.append(f"{quoted} := {quoted}")
+        if pa.types.is_floating(arrow_type):
+            finite_checks.append(f"WHEN NOT isfinite({quoted}) THEN {_sql_string(name)}")
+    struct = ", ".join(fields)
+    failure = "CASE " + " ".join(finite_checks) + " END" if finite_checks else "NULL"
+    key = f"CAST(CAST({_quote(key_column)} AS VARCHAR) AS BLOB)" if key_column else "NULL::BLOB"
+    con.register("velo_result", result)
+    try:
+        encoded = con.sql(
+            f"""
+            SELECT {ROW_ID_COLUMN}, {failure} AS bad_field,
+                   CAST(to_json(struct_pack({struct})) AS BLOB) AS value, {key} AS key
+            FROM velo_result
+            """
+        ).to_arrow_table()
+    finally:
+        con.unregister("velo_result")
+
+    bad_mask = pc.is_valid(encoded.column("bad_field"))
+    failures = FAILURE_SCHEMA.empty_table()
+    if pc.any(bad_mask).as_py():
+        bad = encoded.filter(bad_mask)
+        fields_failed = bad.column("bad_field")
+        failures = pa.Table.from_arrays(
+            [
+                bad.column(ROW_ID_COLUMN),
+                pa.array(["encode"] * bad.num_rows),
+                pa.array(["non_finite_number"] * bad.num_rows),
+                fields_failed,
+                pc.binary_join_element_wise(
+                    "output field '", fields_failed,
+                    "' is NaN or Infinity, which JSON cannot carry", "",
+                ),
+            ],
+            schema=FAILURE_SCHEMA,
+        )
+        encoded = encoded.filter(pc.invert(bad_mask))
+
+    rows = encoded.column(ROW_ID_COLUMN).combine_chunks()
+    origin = source.take(rows)
+    keys = encoded.column("key") if key_column else origin.column("key")
+    messages = pa.Table.from_arrays(
+        [
+            pa.nulls(encoded.num_rows, pa.int32()),
+            origin.column("timestamp"),
+            keys,
+            encoded.column("value"),
+            origin.column("headers").cast(HEADER_TYPE),
+        ],
+        schema=PRODUCE_SCHEMA,
+    )
+    return EncodedBatch(messages, rows, failures)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

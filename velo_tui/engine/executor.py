@@ -1,0 +1,333 @@
+"""Run one statement over its source topic, micro-batch by micro-batch.
+
+Each micro-batch is consumed from the broker, decoded and validated, run through the
+translated SELECT in DuckDB, encoded as JSON and produced to the sink topic. A record that fails
+at any stage becomes a DLQ entry and the batch goes on; a failing SQL batch is split in halves
+until the failing records are isolated, so one poison record never costs its batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from velo_tui.engine.broker.base import Broker
+from velo_tui.engine.decode import FAILURE_SCHEMA, Decoder
+from velo_tui.engine.dlq import DeadLetterEntry, DeadLetterQueue
+from velo_tui.engine.encode import encode_rows
+from velo_tui.engine.errors import Cancelled, VeloError
+from velo_tui.engine.pipeline import ROW_ID_COLUMN, SOURCE_RELATION, Statement
+
+log = logging.getLogger(__name__)
+
+#: Kafka's default limit on one message (`message.max.bytes`, 1 MiB); both brokers apply it, so a
+#: record too large for Kafka fails the same way on the embedded broker.
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
+
+FAULT_HEADER = "velo.fault"
+FAULT_ID_HEADER = "velo.fault.id"
+
+#: DuckDB errors that depend on the data of a row; anything else (a binder error, say) is a
+#: defect of the statement and fails it as a whole.
+ROW_ERRORS = (
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.InvalidInputException,
+    duckdb.InvalidTypeException,
+    duckdb.TypeMismatchException,
+)
+
+
+class StatementFailed(VeloError):
+    """The statement itself is wrong (not one of its records): it stops with this message."""
+
+
+@dataclass
+class StatementStats:
+    """Per-statement counters; `records_in == records_out + filtered + dlq + dlq_dropped`."""
+
+    records_in: int = 0
+    records_out: int = 0
+    filtered: int = 0
+    dlq: int = 0
+    dlq_dropped: int = 0
+    batches: int = 0
+    duration_s: float = 0.0
+    batch_latencies_s: list[float] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return self.dlq + self.dlq_dropped
+
+    @property
+    def balanced(self) -> bool:
+        return self.records_in == self.records_out + self.filtered + self.dlq + self.dlq_dropped
+
+
+@dataclass
+class BatchProgress:
+    """Progress of a running statement, sent after every micro-batch."""
+
+    statement: str
+    records_in: int
+    records_total: int
+    records_out: int
+    errors: int
+
+
+class StatementExecutor:
+    """Runs one statement over everything its source topic holds when the run starts."""
+
+    def __init__(
+        self,
+        statement: Statement,
+        broker: Broker,
+        decoder: Decoder,
+        dlq: DeadLetterQueue,
+        *,
+        setup_sql: list[str] | tuple[str, ...] = (),
+        dlq_enabled: bool = True,
+        batch_size: int = 1000,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        delay_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.statement = statement
+        self.broker = broker
+        self.decoder = decoder
+        self.dlq = dlq
+        self.dlq_enabled = dlq_enabled
+        self.batch_size = batch_size
+        self.max_message_bytes = max_message_bytes
+        self.delay_ms = delay_ms
+        self.stats = StatementStats()
+        self.con = duckdb.connect()
+        for sql in setup_sql:
+            self.con.execute(sql)
+
+    def run(
+        self,
+        progress: Callable[[BatchProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> StatementStats:
+        """Process every message of the source topic; return the statement's counters."""
+        statement = self.statement
+        total = sum(mark.count for mark in self.broker.watermarks(statement.source.topic))
+        self.broker.create_topic(statement.sink.topic, statement.sink.partitions)
+        log.info(
+            "statement %s: reading %d message(s) from %s, writing to %s",
+            statement.name, total, statement.source.topic, statement.sink.topic,
+        )
+        started = time.perf_counter()
+        try:
+            for messages in self.broker.consume(statement.source.topic, self.batch_size):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"statement {statement.name} cancelled")
+                batch_started = time.perf_counter()
+                self._process(messages)
+                self._apply_delay()
+                self.stats.batches += 1
+                self.stats.batch_latencies_s.append(time.perf_counter() - batch_started)
+                if progress is not None:
+                    progress(
+                        BatchProgress(
+                            statement.name, self.stats.records_in, total,
+                            self.stats.records_out, self.stats.errors,
+                        )
+                    )
+        finally:
+            self.stats.duration_s = time.perf_counter() - started
+        log.info(
+            "statement %s: %d in, %d out, %d filtered, %d DLQ, %d dropped in %.3f s",
+            statement.name, self.stats.records_in, self.stats.records_out, self.stats.filtered,
+            self.stats.dlq, self.stats.dlq_dropped, self.stats.duration_s,
+        )
+        return self.stats
+
+    def check(self, columns: pa.Schema) -> None:
+        """Run the translated SELECT on an empty relation to surface binder errors up front."""
+        self._run_sql(columns.empty_table())
+
+    # -- one micro-batch ---------------------------------------------------------------------
+
+    def _process(self, messages: pa.Table) -> None:
+        self.stats.records_in += messages.num_rows
+        decoded = self.decoder.decode(self.con, messages)
+        failures = [decoded.failures]
+
+        results, execute_failures = self._execute(decoded.rows)
+        failures.extend(execute_failures)
+        executed = sum(table.num_rows for table in results)
+
+        produced = 0
+        for result in results:
+            if result.num_rows == 0:
+                continue
+            encoded = encode_rows(self.con, result, messages, self.statement.key_column)
+            failures.append(encoded.failures)
+            batch, too_large = self._split_oversized(encoded.messages, encoded.rows)
+            failures.append(too_large)
+            if batch.num_rows:
+                self.broker.produce(self.statement.sink.topic, batch)
+                produced += batch.num_rows
+
+        failure_table = pa.concat_tables(failures)
+        passed_sql = decoded.rows.num_rows - sum(f.num_rows for f in execute_failures)
+        self.stats.records_out += produced
+        self.stats.filtered += passed_sql - executed
+        self._dead_letter(messages, failure_table)
+
+    def _execute(self, rows: pa.Table) -> tuple[list[pa.Table], list[pa.Table]]:
+        """Run the SELECT; on a row error, split the batch to isolate the failing rows."""
+        if rows.num_rows == 0:
+            return [], []
+        try:
+            return [self._run_sql(rows)], []
+        except ROW_ERRORS as error:
+            if rows.num_rows == 1:
+                row_id = rows.column(ROW_ID_COLUMN)[0].as_py()
+                return [], [_sql_failure(row_id, error)]
+            middle = rows.num_rows // 2
+            left_results, left_failures = self._execute(rows.slice(0, middle))
+            right_results, right_failures = self._execute(rows.slice(middle))
+            return left_results + right_results, left_failures + right_failures
+        except duckdb.Error as error:
+            raise StatementFailed(
+                f"statement {self.statement.name} (line {self.statement.line}) failed in "
+                f"DuckDB: {_first_line(error)}"
+            ) from error
+
+    def _run_sql(self, rows: pa.Table) -> pa.Table:
+        self.con.register(SOURCE_RELATION, rows)
+        try:
+            return self.con.sql(self.statement.duckdb_sql).to_arrow_table()
+        finally:
+            self.con.unregister(SOURCE_RELATION)
+
+    def _split_oversized(self, batch: pa.Table, rows: pa.Array) -> tuple[pa.Table, pa.Table]:
+        sizes = pc.binary_length(batch.column("value"))
+        too_large = pc.fill_null(pc.greater(sizes, self.max_message_bytes), False)
+        if not pc.any(too_large).as_py():
+            return batch, FAILURE_SCHEMA.empty_table()
+        bad_rows = rows.filter(too_large)
+        bad_sizes = sizes.filter(too_large).to_pylist()
+        count = len(bad_sizes)
+        failures = pa.Table.from_arrays(
+            [
+                bad_rows,
+                pa.array(["produce"] * count),
+                pa.array(["record_too_large"] * count),
+                pa.nulls(count, pa.string()),
+                pa.array(
+                    [
+                        f"the output record is {size} bytes, over the {self.max_message_bytes}-byte "
+                        "message limit (message.max.bytes)"
+                        for size in bad_sizes
+                    ]
+                ),
+            ],
+            schema=FAILURE_SCHEMA,
+        )
+        return batch.filter(pc.invert(too_large)), failures
+
+    def _apply_delay(self) -> None:
+        if self.delay_ms is None:
+            return
+        delay = self.delay_ms()
+        if delay > 0:
+            # The slow_processing fault: this wait is the injected behaviour itself.
+            time.sleep(delay / 1000)
+
+    # -- dead letters ------------------------------------------------------------------------
+
+    def _dead_letter(self, messages: pa.Table, failures: pa.Table) -> None:
+        if failures.num_rows == 0:
+            return
+        failures = failures.sort_by(ROW_ID_COLUMN)
+        origin = messages.take(failures.column(ROW_ID_COLUMN)).to_pylist()
+        now = time.time()
+        entries = []
+        for message, failure in zip(origin, failures.to_pylist(), strict=True):
+            headers = [(h["key"], h["value"]) for h in message["headers"] or []]
+            header_map = dict(headers)
+            fault = header_map.get(FAULT_HEADER)
+            fault_id = header_map.get(FAULT_ID_HEADER)
+            entries.append(
+                DeadLetterEntry(
+                    statement=self.statement.name,
+                    stage=failure["stage"],
+                    error_type=failure["error_type"],
+                    message=_with_hint(failure, message["value"]),
+                    topic=self.statement.source.topic,
+                    partition=message["partition"],
+                    offset=message["offset"],
+                    timestamp=message["timestamp"],
+                    key=message["key"],
+                    value=message["value"],
+                    headers=headers,
+                    field=failure["field"],
+                    recoverable=failure["stage"] == "produce",
+                    failed_at=now,
+                    fault=fault.decode("utf-8", "replace") if fault else None,
+                    fault_id=fault_id.decode("utf-8", "replace") if fault_id else None,
+                )
+            )
+        before_stored = self.dlq.counts_for(self.statement.name).stored
+        before_dropped = self.dlq.counts_for(self.statement.name).dropped
+        self.dlq.add(entries, enabled=self.dlq_enabled)
+        counts = self.dlq.counts_for(self.statement.name)
+        self.stats.dlq += counts.stored - before_stored
+        self.stats.dlq_dropped += counts.dropped - before_dropped
+        for entry in entries[:3]:
+            log.debug(
+                "statement %s: %s/%s at %s[%s]@%s: %s", entry.statement, entry.stage,
+                entry.error_type, entry.topic, entry.partition, entry.offset, entry.message,
+            )
+
+
+def _sql_failure(row_id: int, error: duckdb.Error) -> pa.Table:
+    text = _first_line(error)
+    lowered = text.lower()
+    if "division by zero" in lowered:
+        stage, error_type = "execute", "division_by_zero"
+    elif isinstance(error, duckdb.ConversionException):
+        stage, error_type = "cast", "conversion_error"
+    elif isinstance(error, duckdb.OutOfRangeException) or "out of range" in lowered:
+        stage, error_type = "execute", "out_of_range"
+    else:
+        stage, error_type = "execute", _snake(type(error).__name__)
+    return pa.Table.from_pylist(
+        [{ROW_ID_COLUMN: row_id, "stage": stage, "error_type": error_type, "field": None,
+          "message": text}],
+        schema=FAILURE_SCHEMA,
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _snake(name: str) -> str:
+    name = name.removesuffix("Exception").removesuffix("Error")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() or "error"
+
+
+def _with_hint(failure: dict, value: bytes | None) -> str:
+    """Add a hint when a missing field is present under another letter case."""
+    message = failure["message"]
+    field_name = failure["field"]
+    if failure["error_type"] != "missing_field" or not field_name or value is None:
+        return message
+    text = value.decode("utf-8", errors="replace")
+    match = re.search(r'"(' + re.escape(field_name) + r')"\s*:', text, flags=re.IGNORECASE)
+    if match and match.group(1) != field_name:
+        return f"{message}; the record has '{match.group(1)}', which differs only in letter case"
+    return message
