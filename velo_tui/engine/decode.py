@@ -294,3 +294,47 @@ def _describe(error_type: str, field: str | None, columns: list[ColumnSpec]) -> 
     kind = next((c.duckdb_type for c in columns if c.name == field), "")
     template = _MESSAGES.get(error_type, error_type.replace("_", " "))
     return template.format(field=field, kind=kind)
+
+
+def columns_from_arrow(schema: pa.Schema) -> list[ColumnSpec]:
+    """Describe a statement's output columns (from its Arrow result) for a downstream decoder."""
+    columns = []
+    for arrow_field in schema:
+        if arrow_field.name == ROW_ID_COLUMN:
+            continue
+        columns.append(ColumnSpec(arrow_field.name, _duckdb_type(arrow_field.type)))
+    return columns
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_integer(arrow_type):
+        return "BIGINT"
+    if pa.types.is_floating(arrow_type):
+        return "DOUBLE"
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP"
+    if pa.types.is_date(arrow_type):
+        return "DATE"
+    return "VARCHAR"
+
+
+def columns_from_schema(schema) -> list[ColumnSpec]:  # schema: velo_tui.engine.schema.Schema
+    """Describe a declared record schema for the decoder (types, nullability, string limits)."""
+    columns = []
+    for spec in schema.fields:
+        length = spec.constraints.get("length") or {}
+        max_length = length.get("max") if isinstance(length, dict) else None
+        columns.append(
+            ColumnSpec(
+                spec.name,
+                spec.duckdb_type,
+                nullable=spec.nullable,
+                max_length=int(max_length) if max_length is not None else None,
+                uuid=spec.type == "uuid",
+            )
+        )
+    return columns

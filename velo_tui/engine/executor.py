@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -98,6 +98,7 @@ class StatementExecutor:
         batch_size: int = 1000,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         delay_ms: Callable[[], int] | None = None,
+        start_offsets: Mapping[int, int] | None = None,
     ) -> None:
         self.statement = statement
         self.broker = broker
@@ -107,6 +108,7 @@ class StatementExecutor:
         self.batch_size = batch_size
         self.max_message_bytes = max_message_bytes
         self.delay_ms = delay_ms
+        self.start_offsets = dict(start_offsets or {})
         self.stats = StatementStats()
         self.con = duckdb.connect()
         for sql in setup_sql:
@@ -119,7 +121,10 @@ class StatementExecutor:
     ) -> StatementStats:
         """Process every message of the source topic; return the statement's counters."""
         statement = self.statement
-        total = sum(mark.count for mark in self.broker.watermarks(statement.source.topic))
+        total = sum(
+            mark.high - max(mark.low, self.start_offsets.get(mark.partition, 0))
+            for mark in self.broker.watermarks(statement.source.topic)
+        )
         self.broker.create_topic(statement.sink.topic, statement.sink.partitions)
         log.info(
             "statement %s: reading %d message(s) from %s, writing to %s",
@@ -127,7 +132,10 @@ class StatementExecutor:
         )
         started = time.perf_counter()
         try:
-            for messages in self.broker.consume(statement.source.topic, self.batch_size):
+            batches = self.broker.consume(
+                statement.source.topic, self.batch_size, self.start_offsets
+            )
+            for messages in batches:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled(f"statement {statement.name} cancelled")
                 batch_started = time.perf_counter()

@@ -8,7 +8,7 @@ A consumed batch follows `MESSAGE_SCHEMA`; a batch to produce follows `PRODUCE_S
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -121,20 +121,26 @@ class Broker(ABC):
         """
 
     @abstractmethod
-    def consume(self, topic: str, max_batch: int = 1000) -> Iterator[pa.Table]:
-        """Yield `MESSAGE_SCHEMA` batches of at most `max_batch` messages from the beginning.
+    def consume(
+        self,
+        topic: str,
+        max_batch: int = 1000,
+        start_offsets: Mapping[int, int] | None = None,
+    ) -> Iterator[pa.Table]:
+        """Yield `MESSAGE_SCHEMA` batches of at most `max_batch` messages.
 
-        Reading ends at the high watermarks taken when iteration starts, so an empty topic ends
-        at once. Each batch holds messages of one partition in offset order.
+        Each partition is read from `start_offsets[partition]` when given, else from its low
+        watermark. Reading ends at the high watermarks taken when iteration starts, so an empty
+        topic ends at once. Each batch holds messages of one partition in offset order.
         """
 
     @abstractmethod
     def watermarks(self, topic: str) -> list[PartitionWatermarks]:
         """Return the low and high watermark of every partition of `topic`."""
 
-    def read_all(self, topic: str) -> pa.Table:
-        """Return every message of `topic` as one table, partition by partition."""
-        batches = list(self.consume(topic, max_batch=100_000))
+    def read_all(self, topic: str, start_offsets: Mapping[int, int] | None = None) -> pa.Table:
+        """Return every message of `topic` (from `start_offsets`) as one table."""
+        batches = list(self.consume(topic, max_batch=100_000, start_offsets=start_offsets))
         if not batches:
             return empty_messages()
         return pa.concat_tables(batches)

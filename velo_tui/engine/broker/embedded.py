@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -123,11 +123,20 @@ class EmbeddedBroker(Broker):
         partition.chunks.append(chunk)
         partition.high += rows
 
-    def consume(self, topic: str, max_batch: int = 1000) -> Iterator[pa.Table]:
+    def consume(
+        self,
+        topic: str,
+        max_batch: int = 1000,
+        start_offsets: Mapping[int, int] | None = None,
+    ) -> Iterator[pa.Table]:
         with self._lock:
             partitions = [list(p.chunks) for p in self._topics.get(topic, ())]
+        starts = start_offsets or {}
         # Interleave partitions batch by batch, as a Kafka consumer assigned all of them would.
-        readers = [_slice_chunks(chunks, max_batch) for chunks in partitions]
+        readers = [
+            _slice_chunks(_skip(chunks, starts.get(number, 0)), max_batch)
+            for number, chunks in enumerate(partitions)
+        ]
         while readers:
             still_open = []
             for reader in readers:
@@ -144,12 +153,31 @@ class EmbeddedBroker(Broker):
                 for number, partition in enumerate(self._topics.get(topic, ()))
             ]
 
-    def read_all(self, topic: str) -> pa.Table:
+    def read_all(self, topic: str, start_offsets: Mapping[int, int] | None = None) -> pa.Table:
+        starts = start_offsets or {}
         with self._lock:
-            chunks = [chunk for p in self._topics.get(topic, ()) for chunk in p.chunks]
+            chunks = [
+                chunk
+                for number, p in enumerate(self._topics.get(topic, ()))
+                for chunk in _skip(p.chunks, starts.get(number, 0))
+            ]
         if not chunks:
             return MESSAGE_SCHEMA.empty_table()
         return pa.concat_tables(chunks)
+
+
+def _skip(chunks: list[pa.Table], offset: int) -> list[pa.Table]:
+    """Drop the messages before `offset` from a partition's chunks (offsets start at 0)."""
+    if offset <= 0:
+        return list(chunks)
+    kept = []
+    position = 0
+    for chunk in chunks:
+        end = position + chunk.num_rows
+        if end > offset:
+            kept.append(chunk.slice(max(0, offset - position)))
+        position = end
+    return kept
 
 
 def _slice_chunks(chunks: list[pa.Table], max_batch: int) -> Iterator[pa.Table]:
