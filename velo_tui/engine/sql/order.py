@@ -52,6 +52,8 @@ def _cycle_error(
         current = min(dependency for dependency in dependencies[current] if dependency not in placed)
     cycle = trail[trail.index(current) :]
     cycle.reverse()
+    earliest = cycle.index(min(cycle))  # start the report at the cycle's first statement in the file
+    cycle = cycle[earliest:] + cycle[:earliest]
     cycle.append(cycle[0])
     steps = " -> ".join(
         f"{statements[index].name} (line {statements[index].line}, topic "
