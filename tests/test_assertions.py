@@ -598,3 +598,12 @@ def test_results_serialise_to_json(ctx: AssertionContext) -> None:
     result = check(ctx, "field_values", field="ts", operator="greater_than", value="2024-01-01 00:00:04")
     text = json.dumps(dataclasses.asdict(result))
     assert "2024-01-01T00:00:01" in text
+
+
+def test_schema_contains_single_field(ctx: AssertionContext) -> None:
+    assert check(ctx, "schema_contains", fields="symbol").passed
+
+
+def test_data_quality_infinite_bound(ctx: AssertionContext) -> None:
+    result = check(ctx, "data_quality", numeric_ranges=[{"field": "price", "max": float("inf")}])
+    assert result.passed

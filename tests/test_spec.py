@@ -12,7 +12,7 @@ import pytest
 from velo_tui.engine.errors import InputError
 from velo_tui.engine.spec import find_spec, load_spec
 
-#: Folder of the Velostream example pipelines (tier8_fault_tolerance/...); the corpus tests
+#: Folder of the Velostream example pipelines (tier8_fault_tolerance/...). The corpus tests
 #: are skipped when it is not set.
 CORPUS_DIR = os.environ.get("VELO_CORPUS_DIR")
 
@@ -412,3 +412,39 @@ def test_spec_file_missing(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_spec(tmp_path / "none.test.yaml", STATEMENTS)
     assert "test spec not found" in info.value.message
+
+
+def test_yaml_date_value(tmp_path: Path) -> None:
+    spec = load_text(
+        tmp_path,
+        """
+        queries:
+          - name: enriched
+            assertions:
+              - type: field_values
+                field: day
+                operator: greater_than
+                value: 2024-01-01
+        """,
+    )
+    assert spec.queries[0].assertions[0].params["value"] == "2024-01-01"
+
+
+def test_nested_assertion_key_warns(tmp_path: Path) -> None:
+    path = write_spec(
+        tmp_path,
+        """
+        queries:
+          - name: enriched
+            assertions:
+              - type: data_quality
+                numeric_ranges:
+                  - field: price
+                    min: 0
+                    maxx: 5
+        """,
+    )
+    spec = load_spec(path, STATEMENTS)
+    assert len(spec.warnings) == 1
+    assert spec.warnings[0].startswith(f"{path}:8: unknown key 'maxx'")
+    assert "did you mean 'max'?" in spec.warnings[0]

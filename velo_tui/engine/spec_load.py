@@ -1,13 +1,14 @@
 """Loading and validation of a test spec (`*.test.yaml`) against the statements of a SQL file.
 
 The YAML is composed into nodes first so that every error and warning names `file:line`. Every
-key present is either applied, or rejected with an `InputError`, or reported in
-`Spec.warnings` (unknown keys, with the closest valid key; keys other tools accept that
-velo-tui does not act on, with the reason).
+key present is applied, rejected with an `InputError`, or reported in `Spec.warnings`. A warning
+names the closest valid key for an unknown key, and the reason for a key that velo-test accepts
+but velo-tui does not act on.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
 from pathlib import Path
@@ -30,7 +31,7 @@ from velo_tui.engine.spec_model import (
 
 logger = logging.getLogger(__name__)
 
-#: File names tried beside a SQL file, in order; `{stem}` is the SQL file name without `.sql`.
+#: File names tried beside a SQL file, in order. `{stem}` is the SQL file name without `.sql`.
 SPEC_FILE_NAMES = ("{stem}.test.yaml", "{stem}.spec.yaml", "test_spec.yaml", "test_spec.yml")
 
 TOP_LEVEL_KEYS = (
@@ -49,7 +50,7 @@ TOP_LEVEL_IGNORED = {
     "schemas": "schemas are read from the schema folder (--schemas)",
 }
 
-#: `dependencies` (alias `depends_on`) name statements that must run first; every statement
+#: `dependencies` (alias `depends_on`) name statements that must run first. Every statement
 #: runs in dependency order anyway, so the names are only checked.
 QUERY_KEYS = (
     "name",
@@ -98,6 +99,18 @@ DEBUG_IGNORED = {"log_level": "the log level is set on the command line, not in 
 BREAKPOINT_KEYS = ("query", "after_record")
 
 STRESS_KEYS = ("enabled", "records", "rate_per_second", "duration_seconds")
+
+
+def _plain_dates(value: Any) -> Any:
+    """Turn YAML dates and timestamps into ISO 8601 strings, which assertions compare in the
+    field's own type."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain_dates(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain_dates(item) for key, item in value.items()}
+    return value
 
 
 def find_spec(sql_path: Path) -> Path | None:
@@ -425,7 +438,9 @@ class _SpecReader:
         type_node = entries["type"][1]
         kind = self.value(type_node)
         params = {
-            key: self.value(value_node) for key, (_, value_node) in entries.items() if key != "type"
+            key: _plain_dates(self.value(value_node))
+            for key, (_, value_node) in entries.items()
+            if key != "type"
         }
         spec = AssertionSpec(type=str(kind), params=params, line=node.start_mark.line + 1)
 
@@ -434,12 +449,13 @@ class _SpecReader:
             assertions.validate_assertion(spec, self.location(type_node))
         registered = assertions.assertion_type(spec.type)
         assert registered is not None
-        self.check_keys(
-            entries,
-            registered.valid_keys,
-            registered.ignored_keys,
-            f"assertion '{spec.type}' of {query_where}",
-        )
+        where = f"assertion '{spec.type}' of {query_where}"
+        self.check_keys(entries, registered.valid_keys, registered.ignored_keys, where)
+        for key, valid in registered.nested_keys.items():
+            if key in entries and isinstance(entries[key][1], SequenceNode):
+                for item in entries[key][1].value:
+                    if isinstance(item, MappingNode):
+                        self.check_keys(self.mapping(item, where), valid, {}, f"'{key}' of {where}")
         assertions.validate_assertion(spec, self.location(node))
         return spec
 

@@ -1,7 +1,7 @@
 """Assertions of a test spec, checked against a statement's output records and DLQ counts.
 
-Each assertion type is one function registered by name; it runs vectorised DuckDB queries over
-the relation that holds the statement's output and returns an `AssertionResult`.
+Each assertion type is one function registered by name. It runs vectorised DuckDB queries over
+the relation that contains the statement's output and returns an `AssertionResult`.
 """
 
 from __future__ import annotations

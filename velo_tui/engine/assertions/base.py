@@ -18,13 +18,13 @@ from velo_tui.engine.spec_model import AssertionSpec
 
 logger = logging.getLogger(__name__)
 
-#: Message metadata columns of the output relation; they are not output fields.
+#: Message metadata columns of the output relation. They are not output fields.
 METADATA_COLUMNS = ("_key", "_timestamp", "_partition", "_offset")
 
 
 @dataclass
 class AssertionContext:
-    """What one statement's assertions are evaluated against.
+    """The output relation and counters of one statement, as its assertions see them.
 
     `relation` names a table or view in `con` with one typed column per output field plus the
     `_key`, `_timestamp`, `_partition` and `_offset` metadata columns. `errors` is every failed
@@ -116,10 +116,27 @@ def column_types(ctx: AssertionContext) -> dict[str, str]:
     return {row[0]: str(row[1]) for row in rows}
 
 
+def column_type(ctx: AssertionContext, name: str) -> str:
+    """Return the DuckDB type of output field `name`.
+
+    A field listed in `ctx.fields` but absent from the relation gets VARCHAR, so the query that
+    follows fails with DuckDB's own message naming the column.
+    """
+    return column_types(ctx).get(name, "VARCHAR")
+
+
 _NUMERIC_TYPE = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT"
     r"|FLOAT|DOUBLE|REAL|DECIMAL.*)$"
 )
+
+
+_INTEGER_TYPE = re.compile(r"^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$")
+
+
+def is_integer_type(duckdb_type: str) -> bool:
+    """Return whether a DuckDB type name is an integer type."""
+    return bool(_INTEGER_TYPE.match(duckdb_type.upper()))
 
 
 def is_numeric_type(duckdb_type: str) -> bool:

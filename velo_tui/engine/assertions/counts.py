@@ -16,6 +16,7 @@ from velo_tui.engine.assertions.base import (
     quote_ident,
     require,
     resolve_fields,
+    string_list,
     validate_count_checks,
 )
 from velo_tui.engine.assertions.registry import register
@@ -54,8 +55,8 @@ def record_count(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
 
 def _validate_schema_contains(spec: AssertionSpec, location: SourceLocation | None) -> None:
     require(spec, location, "fields")
-    check_string_list(spec, location, "fields")
-    if not spec.params["fields"]:
+    check_string_list(spec, location, "fields", allow_single=True)
+    if not string_list(spec.params["fields"]):
         raise param_error(spec, location, "'fields' is empty; list at least one field name")
     check_string(spec, location, "key_field")
 
@@ -67,7 +68,7 @@ def schema_contains(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResu
     With `key_field`, that field must be an output field too and at least one output record
     must carry a non-empty key.
     """
-    wanted = [str(name) for name in spec.params["fields"]]
+    wanted = string_list(spec.params["fields"])
     key_field = spec.params.get("key_field")
     if key_field:
         wanted = wanted + [key_field] if key_field not in wanted else wanted
@@ -117,13 +118,13 @@ def schema_contains(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResu
 
 
 def _validate_no_nulls(spec: AssertionSpec, location: SourceLocation | None) -> None:
-    check_string_list(spec, location, "fields")
+    check_string_list(spec, location, "fields", allow_single=True)
 
 
 @register("no_nulls", {"fields"}, _validate_no_nulls)
 def no_nulls(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
     """Check that no output record has NULL in the listed fields (all output fields if none)."""
-    names = [str(name) for name in spec.params.get("fields") or []] or list(ctx.fields)
+    names = string_list(spec.params.get("fields")) or list(ctx.fields)
     fields, missing = resolve_fields(ctx, names)
     if missing:
         return missing_fields_result(spec, ctx, missing)

@@ -155,6 +155,10 @@ def _validate_data_quality(spec: AssertionSpec, location: SourceLocation | None)
     "data_quality",
     {"no_nulls_in", "no_empty_strings_in", "numeric_ranges", "string_patterns"},
     _validate_data_quality,
+    nested_keys={
+        "numeric_ranges": frozenset({"field", "min", "max"}),
+        "string_patterns": frozenset({"field", "pattern"}),
+    },
     ignored_keys={
         "referential_integrity": "referential integrity checks are not supported",
         "min_quality_score": "a quality score is not computed",
@@ -187,16 +191,18 @@ def data_quality(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
     for field in empty_fields:
         column = quote_ident(name_of[field])
         checks.append((f"{name_of[field]} is empty", f"CAST({column} AS VARCHAR) = ''"))
-    for rule in ranges:
+    for index, rule in enumerate(ranges):
         column = quote_ident(name_of[rule["field"]])
         number = f"TRY_CAST({column} AS DOUBLE)"
         outside = [f"{number} IS NULL"]
         bounds = []
         if "min" in rule:
-            outside.append(f"{number} < {float(rule['min'])!r}")
+            params[f"min{index}"] = float(rule["min"])
+            outside.append(f"{number} < $min{index}")
             bounds.append(f">= {format_number(rule['min'])}")
         if "max" in rule:
-            outside.append(f"{number} > {float(rule['max'])!r}")
+            params[f"max{index}"] = float(rule["max"])
+            outside.append(f"{number} > $max{index}")
             bounds.append(f"<= {format_number(rule['max'])}")
         checks.append(
             (

@@ -21,8 +21,9 @@ Validator = Callable[[AssertionSpec, "SourceLocation | None"], None]
 class AssertionType:
     """One assertion type.
 
-    `ignored_keys` maps keys that other tools accept but velo-tui does not act on to the reason
-    given in the load warning.
+    `ignored_keys` maps keys that velo-test accepts but velo-tui does not act on to the reason
+    given in the load warning. `nested_keys` gives the valid keys of the mappings inside a
+    parameter that is a list of mappings.
     """
 
     name: str
@@ -30,6 +31,7 @@ class AssertionType:
     evaluate: Evaluator
     validate: Validator
     ignored_keys: dict[str, str] = field(default_factory=dict)
+    nested_keys: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def valid_keys(self) -> frozenset[str]:
@@ -46,6 +48,7 @@ def register(
     validate: Validator,
     *,
     ignored_keys: dict[str, str] | None = None,
+    nested_keys: dict[str, frozenset[str]] | None = None,
 ) -> Callable[[Evaluator], Evaluator]:
     """Register the decorated function as the evaluator of assertion type `name`."""
 
@@ -56,6 +59,7 @@ def register(
             evaluate=evaluate,
             validate=validate,
             ignored_keys=dict(ignored_keys or {}),
+            nested_keys=dict(nested_keys or {}),
         )
         return evaluate
 

@@ -13,9 +13,10 @@ from velo_tui.engine.assertions.base import (
     check_regex,
     check_string,
     check_string_list,
-    column_types,
+    column_type,
     format_number,
     format_values,
+    is_integer_type,
     is_number,
     is_numeric_type,
     missing_fields_result,
@@ -53,7 +54,8 @@ ORDER_OPERATORS = {
 }
 STRING_OPERATORS = {"contains", "starts_with", "ends_with", "matches"}
 
-#: Numbers compare equal within this absolute difference when either side is not an integer.
+#: Numbers compare equal within this absolute difference unless both the field and the value are
+#: integers, which compare exactly.
 EQUALS_TOLERANCE = 1e-4
 
 AGGREGATE_FUNCTIONS = ("AVG", "COUNT", "MAX", "MIN", "SUM")
@@ -140,8 +142,10 @@ def _field_condition(
         target = f"CAST({column} AS DOUBLE)" if numeric_column else f"TRY_CAST({column} AS DOUBLE)"
         if operator in ORDER_OPERATORS:
             return f"{target} {ORDER_OPERATORS[operator]} $value"
-        exact = isinstance(value, int) and duckdb_type.upper().endswith("INT")
-        comparison = f"{column} = $value" if exact else f"abs({target} - $value) <= {EQUALS_TOLERANCE}"
+        if isinstance(value, int) and is_integer_type(duckdb_type):
+            comparison = f"{column} = $value"
+        else:
+            comparison = f"abs({target} - $value) <= {EQUALS_TOLERANCE}"
         return comparison if operator == "equals" else f"NOT ({comparison})"
 
     # A string value compares in the column's own type when it casts to it (timestamps, dates,
@@ -167,7 +171,7 @@ def field_values(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
         return missing_fields_result(spec, ctx, missing)
     name = fields[0]
     column = quote_ident(name)
-    duckdb_type = column_types(ctx)[name]
+    duckdb_type = column_type(ctx, name)
     expected = {"field": name, "operator": operator, "value": value}
     wanted = f"{OPERATORS[operator]} {value!r}"
 
@@ -252,7 +256,7 @@ def field_in_set(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
         return missing_fields_result(spec, ctx, missing)
     name = fields[0]
     column = quote_ident(name)
-    duckdb_type = column_types(ctx)[name]
+    duckdb_type = column_type(ctx, name)
 
     params: dict[str, Any] = {"texts": [text_form(item) for item in values]}
     condition = f"list_contains($texts, CAST({column} AS VARCHAR))"
