@@ -113,7 +113,11 @@ def test_corpus_fault_injection_runs(con):
     assert result["total_amount"].to_pylist() == expected_totals
 
     def size(quantity: int) -> str:
-        return "BULK" if quantity > 100 else "STANDARD" if quantity > 10 else "SMALL"
+        if quantity > 100:
+            return "BULK"
+        if quantity > 10:
+            return "STANDARD"
+        return "SMALL"
 
     assert result["order_size"].to_pylist() == [size(rows[i]["quantity"]) for i in kept]
 
@@ -131,14 +135,16 @@ def test_corpus_debug_mode_stages_chain(con):
     assert len(final) == len(rows)
     for row, out in zip(rows, final):
         total = row["quantity"] * row["unit_price"]
-        tier = "PREMIUM" if total > 1000 else "STANDARD" if total > 100 else "BASIC"
-        kind = (
-            "BULK_ORDER"
-            if row["quantity"] >= 100
-            else "MULTI_UNIT"
-            if row["quantity"] >= 10
-            else "SINGLE_UNIT"
-        )
+        tier = "BASIC"
+        if total > 1000:
+            tier = "PREMIUM"
+        elif total > 100:
+            tier = "STANDARD"
+        kind = "SINGLE_UNIT"
+        if row["quantity"] >= 100:
+            kind = "BULK_ORDER"
+        elif row["quantity"] >= 10:
+            kind = "MULTI_UNIT"
         assert out["line_total"] == total
         assert out["routing_key"] == f"{tier}_{kind}"
 
@@ -159,7 +165,14 @@ def test_corpus_stress_test_runs(con):
     rows = batch.to_pylist()
     kept = [i for i, row in enumerate(rows) if row["quantity"] > 0 and row["price"] > 0]
     notional = [rows[i]["quantity"] * rows[i]["price"] for i in kept]
-    sizes = ["LARGE" if n > 100000 else "MEDIUM" if n > 10000 else "SMALL" for n in notional]
+    sizes = []
+    for value in notional:
+        if value > 100000:
+            sizes.append("LARGE")
+        elif value > 10000:
+            sizes.append("MEDIUM")
+        else:
+            sizes.append("SMALL")
     assert result["notional_value"].to_pylist() == notional
     assert result["trade_size"].to_pylist() == sizes
 

@@ -1,6 +1,6 @@
 """Construction of a statement's source and sink endpoints and job settings from its WITH clause.
 
-WITH properties win over the endpoint's config file, which wins over defaults; job settings come
+WITH properties win over the endpoint's config file, which wins over defaults. Job settings come
 from `job.*` properties, then the statement's annotations, then the file's annotations.
 """
 
@@ -122,13 +122,13 @@ def _partitions(own: Mapping[str, WithProperty], tree: Mapping[str, Any]) -> int
     return _positive_int(scalar_text(configured), "topic.partitions in the config file", None)
 
 
-def _positive_int(text: str, what: str, location: SourceLocation | None) -> int:
+def _positive_int(text: str, setting: str, location: SourceLocation | None) -> int:
     try:
         value = int(text.strip())
     except ValueError:
         value = 0
     if value < 1:
-        raise InputError(f"{what} must be a positive integer, got '{text}'", location)
+        raise InputError(f"{setting} must be a positive integer, got '{text}'", location)
     return value
 
 
@@ -144,13 +144,13 @@ def job_settings(
         found = _setting_text(key, properties, statement_annotations, file_annotations)
         if found is None:
             continue
-        text, what, location = found
+        text, setting, location = found
         if key == "enable_dlq":
-            settings.enable_dlq = _boolean(text, what, location)
+            settings.enable_dlq = _boolean(text, setting, location)
         else:
-            number = _non_negative_int(text, what, location)
+            number = _non_negative_int(text, setting, location)
             if key == "batch_size" and number == 0:
-                raise InputError(f"{what} must be at least 1, got '{text}'", location)
+                raise InputError(f"{setting} must be at least 1, got '{text}'", location)
             setattr(settings, key, number)
     return settings
 
@@ -171,20 +171,20 @@ def _setting_text(
     return None
 
 
-def _boolean(text: str, what: str, location: SourceLocation) -> bool:
+def _boolean(text: str, setting: str, location: SourceLocation) -> bool:
     lowered = text.strip().lower()
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
-    raise InputError(f"{what} must be true or false, got '{text}'", location)
+    raise InputError(f"{setting} must be true or false, got '{text}'", location)
 
 
-def _non_negative_int(text: str, what: str, location: SourceLocation) -> int:
+def _non_negative_int(text: str, setting: str, location: SourceLocation) -> int:
     try:
         value = int(text.strip())
     except ValueError:
         value = -1
     if value < 0:
-        raise InputError(f"{what} must be a non-negative integer, got '{text}'", location)
+        raise InputError(f"{setting} must be a non-negative integer, got '{text}'", location)
     return value

@@ -116,7 +116,7 @@ def _matching_paren(masked: str, open_paren: int) -> int | None:
 def _check_tail(
     masked: str, text: str, start: int, end: int, emit: re.Match[str] | None, origin: TextOrigin
 ) -> None:
-    """Raise unless `masked[start:end]` holds nothing but EMIT CHANGES and whitespace."""
+    """Raise unless `masked[start:end]` contains nothing but EMIT CHANGES and whitespace."""
     rest = masked[start:end]
     if emit is not None and start <= emit.start() < end:
         blank = " " * (emit.end() - emit.start())

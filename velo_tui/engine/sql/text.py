@@ -14,7 +14,7 @@ from velo_tui.engine.errors import InputError, SourceLocation
 
 @dataclass(frozen=True)
 class TextOrigin:
-    """Where a piece of statement text starts in its SQL file (1-based line and column)."""
+    """Start position of a piece of statement text in its SQL file (1-based line and column)."""
 
     file: Path | str
     line: int
@@ -63,9 +63,9 @@ def mask(text: str, origin: TextOrigin, *, strings: bool = True) -> str:
         elif char in "'\"`":
             end = _closing_quote(text, i, char)
             if end == -1:
-                what = "string literal" if char == "'" else "quoted identifier"
+                opening = "string literal" if char == "'" else "quoted identifier"
                 raise InputError(
-                    f"{what} opened with {char} is never closed; add the closing {char}",
+                    f"{opening} opened with {char} is never closed; add the closing {char}",
                     origin.locate(text, i),
                 )
             if strings and char == "'":

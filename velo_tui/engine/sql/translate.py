@@ -159,6 +159,7 @@ def _syntax_error(error: ParseError, text: str, origin: TextOrigin) -> InputErro
     line = details.get("line")
     column = details.get("col")
     description = details.get("description") or "invalid SQL"
+    # sqlglot 30 words some errors in terms of its expression classes; use plain words instead.
     description = description.split(" for <class", 1)[0]
     if description.startswith("Required keyword"):
         description = "incomplete expression"
@@ -317,6 +318,8 @@ def _is_star(projection: exp.Expression) -> bool:
 
 
 def _duckdb_type(node: exp.DataType) -> exp.DataType:
+    # CAST stays CAST, never TRY_CAST: a failing conversion raises DuckDB's ConversionException,
+    # so the record goes to the DLQ instead of passing on as NULL.
     if node.this == exp.DataType.Type.DECIMAL and not node.expressions:
         return exp.DataType.build(_PLAIN_DECIMAL, dialect="duckdb")
     mapped = _CAST_TYPES.get(node.this)
