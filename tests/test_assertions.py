@@ -607,3 +607,9 @@ def test_schema_contains_single_field(ctx: AssertionContext) -> None:
 def test_data_quality_infinite_bound(ctx: AssertionContext) -> None:
     result = check(ctx, "data_quality", numeric_ranges=[{"field": "price", "max": float("inf")}])
     assert result.passed
+
+
+def test_context_fields_from_relation(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE internal AS SELECT *, 0 AS __velo_row FROM trades")
+    context = AssertionContext(con=con, relation="internal", fields=[])
+    assert context.fields == FIELDS

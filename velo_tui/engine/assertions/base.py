@@ -27,8 +27,10 @@ class AssertionContext:
     """The output relation and counters of one statement, as its assertions see them.
 
     `relation` names a table or view in `con` with one typed column per output field plus the
-    `_key`, `_timestamp`, `_partition` and `_offset` metadata columns. `errors` is every failed
-    record of the statement (`dlq + dlq_dropped`); it is computed when left as `None`.
+    `_key`, `_timestamp`, `_partition` and `_offset` metadata columns. An empty `fields` is
+    filled from the relation's columns, leaving out the metadata columns and internal columns
+    whose names start with `__`. `errors` is every failed record of the statement
+    (`dlq + dlq_dropped`) and is computed when left as `None`.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -47,6 +49,12 @@ class AssertionContext:
     def __post_init__(self) -> None:
         if self.errors is None:
             self.errors = self.dlq + self.dlq_dropped
+        if not self.fields:
+            self.fields = [
+                name
+                for name in column_types(self)
+                if name not in METADATA_COLUMNS and not name.startswith("__")
+            ]
 
 
 @dataclass

@@ -108,7 +108,7 @@ def schema_contains(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResu
     return AssertionResult(
         type=spec.type,
         passed=True,
-        message=f"The output has all {len(wanted)} expected fields: {', '.join(wanted)}.",
+        message=f"The output has the {len(wanted)} expected fields: {', '.join(wanted)}.",
         expected=wanted,
         actual=list(ctx.fields),
     )
