@@ -233,6 +233,20 @@ def test_schema_integer_range_without_whole_number(tmp_path: Path) -> None:
     assert "no whole number" in error.message
 
 
+def test_schema_decimal_range_too_wide(tmp_path: Path) -> None:
+    error = load_error(
+        tmp_path,
+        """
+        fields:
+          - name: d
+            type: decimal(10)
+            constraints:
+              range: {min: 0, max: 1e9}
+        """,
+    )
+    assert "DECIMAL(18,10)" in error.message
+
+
 def test_schema_range_on_string_rejected(tmp_path: Path) -> None:
     error = load_error(
         tmp_path,

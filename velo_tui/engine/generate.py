@@ -104,9 +104,10 @@ def _derive_column(
         connection.register("derived_input", table)
         result = connection.sql(query).to_arrow_table().column("value").combine_chunks()
     except duckdb.Error as exc:
+        detail = " ".join(str(exc).split())
         raise InputError(
-            f"field '{spec.name}': derived expression {expression!r} failed in DuckDB: {exc}. "
-            "Use DuckDB SQL over the other fields' names",
+            f"field '{spec.name}': derived expression {expression!r} failed in DuckDB ({detail}); "
+            "write it as a DuckDB SQL expression over the other fields",
             _location(schema, spec),
         ) from None
     finally:

@@ -165,6 +165,12 @@ class _Doc:
 
     def number(self, node: yaml.Node, what: str) -> float:
         value = self.value(node)
+        if isinstance(value, str):
+            # PyYAML follows YAML 1.1, which reads exponent forms such as 1e9 as text.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise self.error(f"{what} must be a number, got {value!r}", node)
         return value
@@ -423,6 +429,14 @@ def _parse_range(doc: _Doc, node: yaml.Node, spec: FieldSpec, where: str) -> dic
         high = max(1000, low)
     if low > high:
         raise doc.error(f"{where}: min {low} is greater than max {high}; swap them", node)
+    if spec.type == "decimal":
+        limit = 10 ** (DECIMAL_WIDTH - (spec.precision or 0))
+        if max(abs(low), abs(high)) >= limit:
+            raise doc.error(
+                f"{where}: DECIMAL({DECIMAL_WIDTH},{spec.precision}) holds values below {limit} in magnitude; "
+                "narrow the range or use fewer fractional digits",
+                node,
+            )
     if spec.type == "integer" and math.ceil(low) > math.floor(high):
         raise doc.error(f"{where}: no whole number lies between min {low} and max {high}", node)
     return {"min": low, "max": high}
