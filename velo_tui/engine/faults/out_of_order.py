@@ -80,11 +80,12 @@ class OutOfOrder(FaultInjector):
         new_values: list[bytes | None] = []
         new_headers: list[list] = []
         new_timestamps: list[int | None] = []
-        for row, delay, value, row_headers, timestamp in zip(rows, delays, values, headers, timestamps):
+        for row, delay, shift, value, row_headers, timestamp in zip(rows, delays, shifts, values, headers, timestamps):
             delay = int(delay)
             new_value, field_name = self._shift_event_time(value, time_field, delay)
-            moved = int(new_position[row] - row)
-            change = f"timestamp moved back {delay} ms; produced {moved} positions later"
+            # Records moved further ahead of it can leave fewer than `shift` records overtaken.
+            overtaken = int(np.count_nonzero(new_position[row + 1 : row + 1 + int(shift)] < new_position[row]))
+            change = f"timestamp moved back {delay} ms; produced after {overtaken} records that followed it"
             entry = context.ledger.record(
                 self.name, context.source, int(sequence[row]), change, field_name=field_name
             )
