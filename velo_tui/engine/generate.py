@@ -1,8 +1,8 @@
 """Seeded generation of a source's input records from its schema, as a batch ready to produce.
 
-`generate_typed` builds typed columns with numpy; `generate_records` encodes them as JSON with
-DuckDB and returns a `PRODUCE_SCHEMA` batch whose key, value and timestamp are what the source
-topic will hold. The same schema, count and seed give byte-identical batches on every run.
+`generate_typed` builds typed columns with numpy. `generate_records` encodes them as JSON with
+DuckDB and returns a `PRODUCE_SCHEMA` batch with the key, value and timestamp that the source
+topic will store. The same schema, count and seed give byte-identical batches on every run.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from velo_tui.engine.schema import FieldSpec, Schema
 logger = logging.getLogger(__name__)
 
 #: The instant that relative times (`now`, `-1h`, ...) and the date window count from.
-#: It is fixed rather than the wall clock so that the same seed gives byte-identical topics on
-#: every run and every day; pass `anchor_ms` to generate around another instant.
+#: It is fixed rather than the wall clock, so the same seed gives byte-identical topics on every
+#: run and every day. Pass `anchor_ms` to generate around another instant.
 GENERATION_ANCHOR_MS = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
 #: Fields whose timestamp, in this order of preference, becomes the message timestamp.
@@ -241,9 +241,10 @@ def generate_records(
 ) -> pa.Table:
     """Generate `count` records of `schema` as a `PRODUCE_SCHEMA` batch.
 
-    The value is a UTF-8 JSON object with the fields in schema order; the key is the text of
-    `key_field` (default: the schema's `key_field`), else null; the timestamp is the event time
-    in epoch milliseconds, else `anchor_ms`. Headers and partition are null.
+    The value is a UTF-8 JSON object with the fields in schema order. The key is the text of
+    `key_field` (default: the schema's `key_field`), or null without one. The timestamp is the
+    event time in epoch milliseconds, or `anchor_ms` when the schema has no event-time field.
+    Headers and partition are null.
     """
     key_field = key_field or schema.key_field
     if key_field is not None and not schema.has_field(key_field):

@@ -1,7 +1,7 @@
 """Record schemas (`*.schema.yaml`): the fields, types and constraints of a source's records.
 
-A schema drives the data generator that fills a source topic and tells the executor which DuckDB
-type each field of a record has. Loading validates every field and constraint, and an invalid
+A schema drives the data generator that fills a source topic and gives the executor the DuckDB
+type of each field of a record. Loading validates every field and constraint, and an invalid
 file raises `InputError` naming the file, the line and the field.
 """
 
@@ -147,15 +147,15 @@ class _Doc:
         mark = node.start_mark
         return InputError(message, SourceLocation(self.path, mark.line + 1, mark.column + 1))
 
-    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    def mapping(self, node: yaml.Node, label: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Return the entries of a mapping node keyed by their scalar key text."""
         if not isinstance(node, yaml.MappingNode):
-            raise self.error(f"{what} must be a mapping (key: value lines)", node)
+            raise self.error(f"{label} must be a mapping (key: value lines)", node)
         entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
             key = str(self.value(key_node))
             if key in entries:
-                raise self.error(f"{what} has the key '{key}' twice; remove one", key_node)
+                raise self.error(f"{label} has the key '{key}' twice; remove one", key_node)
             entries[key] = (key_node, value_node)
         return entries
 
@@ -163,7 +163,7 @@ class _Doc:
         """Construct the plain Python value of a node with the safe constructor."""
         return yaml.SafeLoader("").construct_object(node, deep=True)
 
-    def number(self, node: yaml.Node, what: str) -> float:
+    def number(self, node: yaml.Node, label: str) -> float:
         value = self.value(node)
         if isinstance(value, str):
             # PyYAML follows YAML 1.1, which reads exponent forms such as 1e9 as text.
@@ -172,27 +172,27 @@ class _Doc:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            raise self.error(f"{what} must be a number, got {value!r}", node)
+            raise self.error(f"{label} must be a number, got {value!r}", node)
         return value
 
-    def integer(self, node: yaml.Node, what: str, minimum: int | None = None) -> int:
+    def integer(self, node: yaml.Node, label: str, minimum: int | None = None) -> int:
         value = self.value(node)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(f"{what} must be a whole number, got {value!r}", node)
+            raise self.error(f"{label} must be a whole number, got {value!r}", node)
         if minimum is not None and value < minimum:
-            raise self.error(f"{what} must be at least {minimum}, got {value}", node)
+            raise self.error(f"{label} must be at least {minimum}, got {value}", node)
         return value
 
-    def string(self, node: yaml.Node, what: str) -> str:
+    def string(self, node: yaml.Node, label: str) -> str:
         value = self.value(node)
         if not isinstance(value, str) or not value.strip():
-            raise self.error(f"{what} must be a non-empty text, got {value!r}", node)
+            raise self.error(f"{label} must be a non-empty text, got {value!r}", node)
         return value
 
-    def boolean(self, node: yaml.Node, what: str) -> bool:
+    def boolean(self, node: yaml.Node, label: str) -> bool:
         value = self.value(node)
         if not isinstance(value, bool):
-            raise self.error(f"{what} must be true or false, got {value!r}", node)
+            raise self.error(f"{label} must be true or false, got {value!r}", node)
         return value
 
 
@@ -433,7 +433,7 @@ def _parse_range(doc: _Doc, node: yaml.Node, spec: FieldSpec, where: str) -> dic
         limit = 10 ** (DECIMAL_WIDTH - (spec.precision or 0))
         if max(abs(low), abs(high)) >= limit:
             raise doc.error(
-                f"{where}: DECIMAL({DECIMAL_WIDTH},{spec.precision}) holds values below {limit} in magnitude; "
+                f"{where}: DECIMAL({DECIMAL_WIDTH},{spec.precision}) only stores values below {limit} in magnitude; "
                 "narrow the range or use fewer fractional digits",
                 node,
             )

@@ -3,7 +3,8 @@
 A fault injector alters a micro-batch of generated records before it reaches the source topic,
 and records each change in the fault ledger. Every record it alters or adds carries the headers
 `velo.fault` (the ledger key) and `velo.fault.id` (the ledger entry id), so the DLQ can report
-which injected fault a failed record came from.
+which injected fault a failed record came from. A record that several injectors touch (such as a
+duplicate of a malformed record) carries one pair per fault, in the order the injectors ran.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ FAULT_ID_HEADER = "velo.fault.id"
 
 @dataclass(frozen=True)
 class FaultEntry:
-    """One change an injector made: which record of which source, and what it did."""
+    """One change an injector made: which record of which source, and what it did.
+
+    `sequence` is the record's position in its source's generated input, counted from 0; for
+    `slow_processing` it is the number of the delayed micro-batch instead.
+    """
 
     id: int
     fault: str

@@ -1,8 +1,7 @@
 """The `duplicates` fault: extra identical copies of a record, produced right after the original.
 
-Copies keep the original key, value and timestamp, as a producer retry would; only their
-headers gain the fault tag, so a statement that must de-duplicate can be checked against the
-fault ledger.
+Copies keep the original key, value and timestamp, as a producer retry would. Only their headers
+gain the fault tag, so a statement that must de-duplicate can be checked against the fault ledger.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The fault plan: the injectors a test spec's `fault_injection` block asks for, with their ledger.
+"""The fault plan: the injectors that a test spec's `fault_injection` block requests, with their ledger.
 
 `build_fault_plan` validates the block once; `FaultPlan.apply` then runs the injectors over each
 generated micro-batch of a source before it is produced to the source topic.

@@ -1,7 +1,7 @@
 """The `slow_processing` fault: seeded delays before micro-batches, recorded in the fault ledger.
 
-It leaves records unchanged; the executor asks `next_delay_ms()` once per micro-batch and
-waits that long, which exercises timeouts and latency figures.
+It leaves records unchanged. The executor calls `next_delay_ms()` once per micro-batch and waits
+that long, which exercises timeouts and latency figures.
 """
 
 from __future__ import annotations
