@@ -264,9 +264,8 @@ class StatementExecutor:
         entries = []
         for message, failure in zip(origin, failures.to_pylist(), strict=True):
             headers = [(h["key"], h["value"]) for h in message["headers"] or []]
-            header_map = dict(headers)
-            fault = header_map.get(FAULT_HEADER)
-            fault_id = header_map.get(FAULT_ID_HEADER)
+            fault = first_header(headers, FAULT_HEADER)
+            fault_id = first_header(headers, FAULT_ID_HEADER)
             entries.append(
                 DeadLetterEntry(
                     statement=self.statement.name,
@@ -298,6 +297,12 @@ class StatementExecutor:
                 "statement %s: %s/%s at %s[%s]@%s: %s", entry.statement, entry.stage,
                 entry.error_type, entry.topic, entry.partition, entry.offset, entry.message,
             )
+
+
+def first_header(headers: list[tuple[str, bytes]], name: str) -> bytes | None:
+    """Return the first value of header `name`: a record altered by several faults carries the
+    fault that made it invalid first (a duplicate of a malformed record adds its tag after)."""
+    return next((value for key, value in headers if key == name), None)
 
 
 def _sql_failure(row_id: int, error: duckdb.Error) -> pa.Table:

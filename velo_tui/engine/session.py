@@ -30,10 +30,12 @@ from velo_tui.engine.dlq import DEFAULT_MAX_SIZE, DeadLetterEntry, DeadLetterQue
 from velo_tui.engine.errors import BrokerError, Cancelled, InputError, SourceLocation, VeloError
 from velo_tui.engine.executor import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    FAULT_HEADER,
     BatchProgress,
     StatementExecutor,
     StatementFailed,
     StatementStats,
+    first_header,
 )
 from velo_tui.engine.inputs import InputPlan, InputProducer, InputProgress, input_seed
 from velo_tui.engine.pipeline import PSEUDO_COLUMNS, Pipeline, Statement
@@ -462,8 +464,7 @@ class Session:
         entries = []
         for row, message in zip(rejected.to_pylist(), messages, strict=True):
             headers = [(h["key"], h["value"]) for h in row["headers"] or []]
-            header_map = dict(headers)
-            fault = header_map.get("velo.fault")
+            fault = first_header(headers, FAULT_HEADER)
             entries.append(DeadLetterEntry(
                 statement=state.name, stage="produce", error_type="record_too_large",
                 message=message, topic=plan.topic, partition=None, offset=None,
