@@ -107,11 +107,11 @@ class Decoder:
     def _infer(self, con: duckdb.DuckDBPyConnection) -> list[ColumnSpec]:
         structure = con.sql(
             """
-            SELECT json_group_structure(text) FROM (
+            SELECT json_group_structure(CAST(text AS JSON)) FROM (
                 SELECT try(decode(value)) AS text FROM velo_raw
             ) WHERE json_valid(text) AND json_type(text) = 'OBJECT'
             """
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not structure:
             return []
         mapping = json.loads(structure)
@@ -139,7 +139,9 @@ class Decoder:
         """
 
     def _checked_sql(self, columns: list[ColumnSpec]) -> str:
+        # json_transform rejects an empty structure; a batch with no known field has no j.
         json_struct = json.dumps({c.name: "JSON" for c in columns})
+        transform = f"json_transform(text, {_sql_string(json_struct)})" if columns else "NULL"
         failure = ["WHEN value IS NULL THEN ['decode', 'tombstone', NULL]"]
         failure.append("WHEN text IS NULL THEN ['decode', 'invalid_encoding', NULL]")
         failure.append("WHEN NOT json_valid(text) THEN ['decode', 'invalid_json', NULL]")
@@ -169,7 +171,7 @@ class Decoder:
                 FROM (SELECT *, try(decode(value)) AS t FROM velo_raw)
             ), parsed AS (
                 SELECT *, CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
-                    THEN json_transform(text, {_sql_string(json_struct)}) END AS j
+                    THEN {transform} END AS j
                 FROM text_rows
             ), checked AS (
                 SELECT *, CASE
