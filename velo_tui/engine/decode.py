@@ -77,14 +77,22 @@ def _json_path(name: str) -> str:
 class Decoder:
     """Decodes micro-batches of one source topic against a known or inferred set of columns.
 
-    With `columns=None` the columns are inferred from each batch (`json_group_structure`);
-    with `trusted=True` (a topic written by an earlier statement of this run) only the typed
-    conversion runs, since the writer already guarantees the layout.
+    With `columns=None` the columns are inferred from each batch (`json_group_structure`), and
+    every name in `expected` (the fields the statement reads) that the batch lacks is added as
+    an untyped NULL column, so a field first seen in a later batch does not fail the earlier
+    ones; with `trusted=True` (a topic written by an earlier statement of this run) only the
+    typed conversion runs, since the writer already guarantees the layout.
     """
 
-    def __init__(self, columns: list[ColumnSpec] | None, trusted: bool = False) -> None:
+    def __init__(
+        self,
+        columns: list[ColumnSpec] | None,
+        trusted: bool = False,
+        expected: list[str] | tuple[str, ...] = (),
+    ) -> None:
         self.columns = columns
         self.trusted = trusted and columns is not None
+        self.expected = list(expected)
 
     def decode(self, con: duckdb.DuckDBPyConnection, messages: pa.Table) -> DecodedBatch:
         """Decode `messages` (broker MESSAGE_SCHEMA) using connection `con`."""
@@ -112,12 +120,17 @@ class Decoder:
             ) WHERE json_valid(text) AND json_type(text) = 'OBJECT'
             """
         ).fetchall()[0][0]
-        if not structure:
-            return []
-        mapping = json.loads(structure)
+        mapping = json.loads(structure) if structure else {}
         if not isinstance(mapping, dict):
-            return []
-        return [ColumnSpec(name, _inferred_type(kind)) for name, kind in mapping.items()]
+            mapping = {}
+        columns = [ColumnSpec(name, _inferred_type(kind)) for name, kind in mapping.items()]
+        # DuckDB binds column names case-insensitively, so compare them that way.
+        seen = {name.lower() for name in mapping}
+        for name in self.expected:
+            if name.lower() not in seen:
+                columns.append(ColumnSpec(name, "NULL"))
+                seen.add(name.lower())
+        return columns
 
     # -- SQL ---------------------------------------------------------------------------------
 
@@ -208,6 +221,10 @@ class Decoder:
 def _field_check(field: str, column: ColumnSpec) -> tuple[str, str]:
     """Return SQL for (error type or NULL when the JSON value fits, typed value)."""
     kind = column.duckdb_type.upper()
+    if kind == "NULL":
+        # A field the statement reads but no message of the batch has: NULL of no type, which
+        # DuckDB casts to whatever the expression using it needs.
+        return "NULL", "NULL"
     json_kind = f"json_type({field})"
     as_text = f"({field} ->> '$')"
     if kind in ("BIGINT", "INTEGER", "HUGEINT"):

@@ -38,7 +38,7 @@ from velo_tui.engine.executor import (
     first_header,
 )
 from velo_tui.engine.inputs import InputPlan, InputProducer, InputProgress, input_seed
-from velo_tui.engine.pipeline import PSEUDO_COLUMNS, Pipeline, Statement
+from velo_tui.engine.pipeline import PSEUDO_COLUMNS, ROW_ID_COLUMN, Pipeline, Statement
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +340,11 @@ class Session:
             executor = StatementExecutor(
                 statement,
                 self.broker,
-                Decoder(self._source_columns[statement.name], trusted=self._trusted[statement.name]),
+                Decoder(
+                    self._source_columns[statement.name],
+                    trusted=self._trusted[statement.name],
+                    expected=referenced_fields(statement.duckdb_sql),
+                ),
                 self.dlq,
                 setup_sql=self.setup_sql,
                 dlq_enabled=self.dlq_enabled(statement),
@@ -508,9 +512,11 @@ class Session:
 
     def _observed_output_columns(self, statement: Statement) -> list[ColumnSpec]:
         """Infer a statement's output columns from its sink topic (its source had no schema)."""
-        from velo_tui.engine.views import infer_columns
-
-        return infer_columns(self.broker, statement.sink.topic)
+        topic = statement.sink.topic
+        messages = self.broker.read_all(topic, self.offsets_for(topic))
+        rows = Decoder(None).decode(duckdb.connect(), messages).rows
+        hidden = (*PSEUDO_COLUMNS, ROW_ID_COLUMN)
+        return [c for c in columns_from_arrow(rows.schema) if c.name not in hidden]
 
     def output_table(self, state: StatementState) -> pa.Table:
         """Decode the statement's sink topic into typed columns plus the pseudo-columns."""
@@ -547,6 +553,26 @@ class Session:
 
     def close(self) -> None:
         self.broker.close()
+
+
+def referenced_fields(duckdb_sql: str) -> list[str]:
+    """Return the source field names a translated SELECT reads, without output aliases,
+    pseudo-columns and lambda parameters; a source without a schema must supply them all."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+    aliases = {node.alias.lower() for node in tree.expressions if isinstance(node, exp.Alias)}
+    hidden = {name.lower() for name in (*PSEUDO_COLUMNS, ROW_ID_COLUMN)}
+    names: list[str] = []
+    for column in tree.find_all(exp.Column):
+        name = column.name
+        lowered = name.lower()
+        if not name or lowered in hidden or lowered in aliases or column.find_ancestor(exp.Lambda):
+            continue
+        if lowered not in {n.lower() for n in names}:
+            names.append(name)
+    return names
 
 
 def open_session(sql_path: Path | str, options: SessionOptions | None = None) -> Session:
