@@ -95,6 +95,16 @@ _RESERVED_KEYS = (
 )
 
 
+# Errors a partition reports for a moment after its topic is created.
+_PARTITION_STARTING_CODES = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+
+
 @dataclass
 class _PartitionBuffer:
     """Messages of one partition waiting to become an Arrow batch."""
@@ -198,6 +208,7 @@ class KafkaBroker(Broker):
         for key in _RESERVED_KEYS:
             if user.pop(key, None) is not None:
                 log.debug("ignoring client property %s: velo-tui sets it itself", key)
+        _translate_jaas(user)
         self._admin_config = self._accepted(AdminClient, "admin client", _shared(user), {})
         self._producer_config = self._accepted(
             Producer, "producer", _for_role(user, _PRODUCER_PREFIXES), self._producer_defaults(user)
@@ -271,10 +282,15 @@ class KafkaBroker(Broker):
         try:
             metadata = self._admin.list_topics(timeout=self.timeout_s)
         except KafkaException as error:
-            reason = redact_text(_error_text(error), self._secrets)
+            reason = _error_text(error)
+            self._admin.poll(0)  # serves error_cb, which may hold the cause (a failed login)
+            if self._admin_errors.last is not None:
+                reason = f"{reason}; {self._admin_errors.last.str()}"
+            reason = redact_text(reason, self._secrets)
             raise InputError(
                 f"could not reach Kafka at {self.bootstrap_servers} within {self.timeout_s:g} s "
-                f"({reason}); check --bootstrap-servers or start a broker"
+                f"({reason}); check --bootstrap-servers and the client security properties, "
+                "or start a broker"
             ) from None
         log.debug("connected to %s: %d broker(s), %d topic(s)", self.description,
                   len(metadata.brokers), len(metadata.topics))
@@ -525,11 +541,22 @@ class KafkaBroker(Broker):
 
     # -- consuming -----------------------------------------------------------------------------
 
-    def consume(self, topic: str, max_batch: int = 1000) -> Iterator[pa.Table]:
+    def consume(
+        self,
+        topic: str,
+        max_batch: int = 1000,
+        start_offsets: Mapping[int, int] | None = None,
+    ) -> Iterator[pa.Table]:
         if max_batch < 1:
             raise InputError(f"max_batch must be at least 1, got {max_batch}")
-        marks = self.watermarks(topic)
-        pending = {m.partition: m for m in marks if m.high > m.low}
+        starts = start_offsets or {}
+        pending: dict[int, PartitionWatermarks] = {}
+        for mark in self.watermarks(topic):
+            # A start below the low watermark reads from the low watermark (older messages
+            # were deleted by retention).
+            first = max(mark.low, starts.get(mark.partition, mark.low))
+            if first < mark.high:
+                pending[mark.partition] = PartitionWatermarks(mark.partition, first, mark.high)
         if not pending:
             return
 
@@ -625,18 +652,34 @@ class KafkaBroker(Broker):
         return [PartitionWatermarks(p, lows[p], highs[p]) for p in range(count)]
 
     def _list_offsets(self, topic: str, count: int, spec: OffsetSpec) -> dict[int, int]:
-        request = {TopicPartition(topic, p): spec for p in range(count)}
-        futures = self._admin.list_offsets(request, request_timeout=self.timeout_s)
-        offsets: dict[int, int] = {}
-        try:
-            for partition, future in futures.items():
-                offsets[partition.partition] = future.result(timeout=self.operation_timeout_s).offset
-        except KafkaException as error:
-            raise self._fail(f"reading the offsets of topic '{topic}'", _error_text(error)) from None
-        except TimeoutError:
-            raise self._fail(f"reading the offsets of topic '{topic}'",
-                             f"no answer within {self.operation_timeout_s:g} s") from None
-        return offsets
+        """Return the offset `spec` selects for each partition of `topic`.
+
+        Retriable errors are retried until the operation timeout, because a topic created a
+        moment ago can report "not leader" while its partitions start.
+        """
+        deadline = time.monotonic() + self.operation_timeout_s
+        while True:
+            request = {TopicPartition(topic, p): spec for p in range(count)}
+            futures = self._admin.list_offsets(request, request_timeout=self.timeout_s)
+            try:
+                return {
+                    partition.partition: future.result(timeout=self.operation_timeout_s).offset
+                    for partition, future in futures.items()
+                }
+            except KafkaException as error:
+                kafka_error = error.args[0] if error.args else None
+                retriable = isinstance(kafka_error, KafkaError) and (
+                    kafka_error.retriable() or kafka_error.code() in _PARTITION_STARTING_CODES
+                )
+                if not retriable or time.monotonic() > deadline:
+                    raise self._fail(
+                        f"reading the offsets of topic '{topic}'", _error_text(error)
+                    ) from None
+                log.debug("retrying offsets of topic %s: %s", topic, _error_text(error))
+            except TimeoutError:
+                raise self._fail(f"reading the offsets of topic '{topic}'",
+                                 f"no answer within {self.operation_timeout_s:g} s") from None
+            time.sleep(0.05)  # the broker offers no event for a partition becoming ready
 
     def close(self) -> None:
         with self._lock:
@@ -678,6 +721,30 @@ def _shared(config: Mapping[str, str]) -> dict[str, str]:
         for key, value in config.items()
         if not key.startswith(_PRODUCER_PREFIXES + _CONSUMER_PREFIXES)
     }
+
+
+def _translate_jaas(config: dict[str, str]) -> None:
+    """Replace a Java `sasl.jaas.config` in `config` with librdkafka's SASL properties.
+
+    librdkafka rejects `sasl.jaas.config`. For the PLAIN and SCRAM login modules, its username
+    and password become `sasl.username` and `sasl.password` unless those are set already.
+    Any other login module (Kerberos, OAuth) is dropped with a debug log line.
+    """
+    jaas = config.pop("sasl.jaas.config", None)
+    if jaas is None:
+        return
+    if not re.search(r"(PlainLoginModule|ScramLoginModule)\b", jaas):
+        log.debug("ignoring client property sasl.jaas.config: librdkafka supports only PLAIN "
+                  "and SCRAM logins from it")
+        return
+    options = {
+        name.lower(): quoted[1:-1]
+        for name, quoted in re.findall(r"""(\w+)\s*=\s*("[^"]*"|'[^']*')""", jaas)
+    }
+    for option, key in (("username", "sasl.username"), ("password", "sasl.password")):
+        if option in options and key not in config:
+            config[key] = options[option]
+    log.debug("took sasl.username and sasl.password from sasl.jaas.config")
 
 
 def _error_text(error: Exception) -> str:

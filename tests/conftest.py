@@ -1,0 +1,55 @@
+"""Shared test fixtures: the broker under test (embedded, or real Kafka from VELO_TEST_KAFKA)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from velo_tui.engine.broker.base import Broker
+from velo_tui.engine.broker.embedded import EmbeddedBroker
+
+
+@pytest.fixture(scope="session")
+def kafka_address() -> str:
+    """Return the address of the test Kafka broker from VELO_TEST_KAFKA.
+
+    Skips the test when the variable is unset, except in CI (CI=true), where a missing broker
+    is a failure: CI starts one with scripts/kafka, so kafka tests must run there.
+    """
+    address = os.environ.get("VELO_TEST_KAFKA", "").strip()
+    if address:
+        return address
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("CI=true but VELO_TEST_KAFKA is unset: start Kafka with scripts/kafka start")
+    pytest.skip("VELO_TEST_KAFKA is unset; run scripts/kafka start and export its address")
+
+
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
+    """Yield each broker implementation in turn; topics made with `new_topic` are removed after."""
+    if request.param == "embedded":
+        instance: Broker = EmbeddedBroker()
+    else:
+        from velo_tui.engine.broker.kafka import KafkaBroker
+
+        instance = KafkaBroker(request.getfixturevalue("kafka_address"))
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def new_topic(broker: Broker) -> Iterator[Callable[[], str]]:
+    """Return a factory of unique topic names; every name it gave is deleted after the test."""
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"test-{uuid.uuid4().hex[:12]}"
+        names.append(name)
+        return name
+
+    yield make
+    for name in names:
+        broker.delete_topic(name)
