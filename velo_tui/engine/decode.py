@@ -12,7 +12,9 @@ Choices for input that JSON or Kafka allow but a schema does not (each covered b
   because producers often send large or exact numbers as strings; any other string is
   `wrong_type`, and a string field requires a JSON string;
 - a field name that differs only in case from the declared one does not match it;
-- fields that the schema does not declare are ignored.
+- fields that the schema does not declare are ignored;
+- on a source without a schema the fields are inferred per micro-batch, a field of mixed or
+  nested JSON types is kept as text, and a field the statement reads that a batch lacks is NULL.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from velo_tui.engine.pipeline import PSEUDO_COLUMNS, ROW_ID_COLUMN
 log = logging.getLogger(__name__)
 
 INT64_LIMIT = 9.223372036854775807e18
+
+#: Column type of an inferred field that is text, null in every message, or of mixed or nested
+#: JSON types in one batch: its values are kept as text (JSON text for non-strings), never
+#: rejected, since no schema says what the field should hold.
+INFERRED_TEXT = "INFERRED_TEXT"
 
 FAILURE_SCHEMA = pa.schema(
     [
@@ -227,6 +234,10 @@ def _field_check(field: str, column: ColumnSpec) -> tuple[str, str]:
         return "NULL", "NULL"
     json_kind = f"json_type({field})"
     as_text = f"({field} ->> '$')"
+    if kind == INFERRED_TEXT:
+        # An inferred field of mixed or nested JSON types: any value is accepted as text.
+        value = f"CASE WHEN {json_kind} = 'VARCHAR' THEN {as_text} WHEN {json_kind} <> 'NULL' THEN CAST({field} AS VARCHAR) END"
+        return "NULL", value
     if kind in ("BIGINT", "INTEGER", "HUGEINT"):
         check = f"""CASE
             WHEN {json_kind} = 'NULL' THEN NULL
@@ -289,7 +300,7 @@ def _inferred_type(kind: object) -> str:
             return "DOUBLE"
         if upper == "BOOLEAN":
             return "BOOLEAN"
-    return "VARCHAR"
+    return INFERRED_TEXT
 
 
 _MESSAGES = {
