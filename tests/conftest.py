@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,23 @@ def new_topic(broker: Broker) -> Iterator[Callable[[], str]]:
     yield make
     for name in names:
         broker.delete_topic(name)
+
+
+#: Default folder of the Velostream example pipelines, in a folder beside the repository root.
+DEFAULT_CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "velostream"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """Return the folder of the Velostream example pipelines (VELO_TUI_CORPUS, else the default).
+
+    Skips the test when the folder is absent, except in CI (CI=true), where it is a failure,
+    because the example pipelines must be tested there.
+    """
+    configured = os.environ.get("VELO_TUI_CORPUS", "").strip()
+    folder = Path(configured) if configured else DEFAULT_CORPUS_DIR
+    if folder.is_dir():
+        return folder
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but the example pipelines folder {folder} is missing; set VELO_TUI_CORPUS")
+    pytest.skip(f"example pipelines folder {folder} is missing; set VELO_TUI_CORPUS to run these tests")
