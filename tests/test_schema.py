@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -16,9 +15,6 @@ from velo_tui.engine.schema import (
     load_schema_file,
     parse_time_bound,
 )
-
-#: Folder of the Velostream example pipelines; the corpus tests are skipped when it is not set.
-CORPUS_DIR = os.environ.get("VELO_CORPUS_DIR")
 
 
 def write_schema(folder: Path, text: str, name: str = "thing.schema.yaml") -> Path:
@@ -65,22 +61,20 @@ fields:
 # --- corpus --------------------------------------------------------------------------------
 
 
-def corpus_schema_dir() -> Path:
-    if not CORPUS_DIR:
-        pytest.skip("VELO_CORPUS_DIR is not set")
-    folder = Path(CORPUS_DIR) / "schemas"
+def corpus_schema_dir(corpus_dir: Path) -> Path:
+    folder = corpus_dir / "schemas"
     if not folder.is_dir():
         pytest.skip(f"{folder} not found")
     return folder
 
 
-def test_corpus_schemas_load() -> None:
-    schemas = load_schema_dir(corpus_schema_dir())
+def test_corpus_schemas_load(corpus_dir) -> None:
+    schemas = load_schema_dir(corpus_schema_dir(corpus_dir))
     assert sorted(schemas) == ["event_record", "order_record", "trade_record"]
 
 
-def test_corpus_order_record_types() -> None:
-    schema = load_schema_dir(corpus_schema_dir())["order_record"]
+def test_corpus_order_record_types(corpus_dir) -> None:
+    schema = load_schema_dir(corpus_schema_dir(corpus_dir))["order_record"]
     types = schema.duckdb_types()
     assert types["order_id"] == "VARCHAR"
     assert types["quantity"] == "BIGINT"
@@ -89,8 +83,8 @@ def test_corpus_order_record_types() -> None:
     assert types["event_time"] == "TIMESTAMP"
 
 
-def test_corpus_event_record_constraints() -> None:
-    schema = load_schema_dir(corpus_schema_dir())["event_record"]
+def test_corpus_event_record_constraints(corpus_dir) -> None:
+    schema = load_schema_dir(corpus_schema_dir(corpus_dir))["event_record"]
     event_type = schema.field("event_type").constraints["enum_values"]
     assert event_type["weights"] == [0.3, 0.35, 0.15, 0.15, 0.05]
     assert schema.field("payload").nullable is True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import textwrap
 from pathlib import Path
@@ -11,10 +10,6 @@ import pytest
 
 from velo_tui.engine.errors import InputError
 from velo_tui.engine.spec import find_spec, load_spec
-
-#: Folder of the Velostream example pipelines (tier8_fault_tolerance/...). The corpus tests
-#: are skipped when it is not set.
-CORPUS_DIR = os.environ.get("VELO_CORPUS_DIR")
 
 STATEMENTS = ["orders_out", "enriched", "Final_Orders"]
 
@@ -50,10 +45,8 @@ queries:
 # --- corpus --------------------------------------------------------------------------------
 
 
-def corpus_spec(stem: str) -> tuple[Path, list[str]]:
-    if not CORPUS_DIR:
-        pytest.skip("VELO_CORPUS_DIR is not set")
-    folder = Path(CORPUS_DIR) / "tier8_fault_tolerance"
+def corpus_spec(corpus_dir: Path, stem: str) -> tuple[Path, list[str]]:
+    folder = corpus_dir / "tier8_fault_tolerance"
     sql = folder / f"{stem}.sql"
     if not sql.is_file():
         pytest.skip(f"{sql} not found")
@@ -72,23 +65,23 @@ def corpus_spec(stem: str) -> tuple[Path, list[str]]:
         ("74_stress_test", "high_volume_output"),
     ],
 )
-def test_corpus_spec_loads(stem: str, query: str) -> None:
-    path, names = corpus_spec(stem)
+def test_corpus_spec_loads(corpus_dir, stem: str, query: str) -> None:
+    path, names = corpus_spec(corpus_dir, stem)
     spec = load_spec(path, names)
     assert [q.name for q in spec.queries] == [query]
     assert spec.queries[0].assertions
 
 
-def test_corpus_fault_injection_block() -> None:
-    spec = load_spec(*corpus_spec("72_fault_injection"))
+def test_corpus_fault_injection_block(corpus_dir) -> None:
+    spec = load_spec(*corpus_spec(corpus_dir, "72_fault_injection"))
     assert spec.fault_injection is not None
     assert spec.fault_injection["seed"] == 12345
     assert spec.fault_injection["field_corruption"]["fields"] == ["quantity", "unit_price"]
     assert spec.fault_injection_line == 7
 
 
-def test_corpus_fault_spec_values() -> None:
-    spec = load_spec(*corpus_spec("70_dlq_basic"))
+def test_corpus_fault_spec_values(corpus_dir) -> None:
+    spec = load_spec(*corpus_spec(corpus_dir, "70_dlq_basic"))
     query = spec.queries[0]
     assert spec.application == "dlq_basic_demo"
     assert query.timeout_ms == 60000
@@ -98,21 +91,21 @@ def test_corpus_fault_spec_values() -> None:
     assert spec.warnings == []
 
 
-def test_corpus_debug_block() -> None:
-    spec = load_spec(*corpus_spec("73_debug_mode"))
+def test_corpus_debug_block(corpus_dir) -> None:
+    spec = load_spec(*corpus_spec(corpus_dir, "73_debug_mode"))
     assert spec.debug.enabled
     assert spec.debug.pause_on_start
     assert spec.debug.breakpoints == ["validated_orders"]
 
 
-def test_corpus_debug_log_level_warns() -> None:
-    spec = load_spec(*corpus_spec("73_debug_mode"))
+def test_corpus_debug_log_level_warns(corpus_dir) -> None:
+    spec = load_spec(*corpus_spec(corpus_dir, "73_debug_mode"))
     assert len(spec.warnings) == 1
     assert "73_debug_mode.test.yaml:14: key 'log_level' in debug is ignored" in spec.warnings[0]
 
 
-def test_corpus_stress_block() -> None:
-    spec = load_spec(*corpus_spec("74_stress_test"))
+def test_corpus_stress_block(corpus_dir) -> None:
+    spec = load_spec(*corpus_spec(corpus_dir, "74_stress_test"))
     assert spec.stress_test is not None
     assert spec.stress_test.enabled
     assert spec.stress_test.records == 10000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -12,16 +11,8 @@ from velo_tui.engine.errors import InputError
 from velo_tui.engine.pipeline import SOURCE_RELATION
 from velo_tui.engine.sql import load_pipeline
 
-CORPUS = Path(
-    os.environ.get(
-        "VELO_TUI_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus" / "velostream"
-    )
-)
-TIER8 = CORPUS / "tier8_fault_tolerance"
-
-
-def corpus(name: str, env: dict[str, str] | None = None):
-    path = TIER8 / name
+def corpus(corpus_dir: Path, name: str, env: dict[str, str] | None = None):
+    path = corpus_dir / "tier8_fault_tolerance" / name
     if not path.is_file():
         pytest.skip(f"example pipeline {path} is not available")
     return load_pipeline(path, env=env or {})
@@ -47,7 +38,7 @@ WITH (
 """
 
 
-def test_corpus_names():
+def test_corpus_names(corpus_dir):
     names = {
         "70_dlq_basic.sql": ["processed_events"],
         "72_fault_injection.sql": ["resilient_output"],
@@ -55,17 +46,17 @@ def test_corpus_names():
         "74_stress_test.sql": ["high_volume_output"],
     }
     for file_name, expected in names.items():
-        pipeline = corpus(file_name)
+        pipeline = corpus(corpus_dir, file_name)
         assert [statement.name for statement in pipeline.statements] == expected, file_name
 
 
-def test_corpus_applications():
-    assert corpus("70_dlq_basic.sql").application == "dlq_basic_demo"
-    assert corpus("74_stress_test.sql").application == "stress_test_demo"
+def test_corpus_applications(corpus_dir):
+    assert corpus(corpus_dir, "70_dlq_basic.sql").application == "dlq_basic_demo"
+    assert corpus(corpus_dir, "74_stress_test.sql").application == "stress_test_demo"
 
 
-def test_corpus_debug_topics_chain():
-    pipeline = corpus("73_debug_mode.sql")
+def test_corpus_debug_topics_chain(corpus_dir):
+    pipeline = corpus(corpus_dir, "73_debug_mode.sql")
     hops = [(s.source.topic, s.sink.topic) for s in pipeline.statements]
     assert hops == [
         ("test_raw_orders", "test_validated_orders"),
@@ -74,13 +65,13 @@ def test_corpus_debug_topics_chain():
     ]
 
 
-def test_corpus_debug_lines():
-    pipeline = corpus("73_debug_mode.sql")
+def test_corpus_debug_lines(corpus_dir):
+    pipeline = corpus(corpus_dir, "73_debug_mode.sql")
     assert [statement.line for statement in pipeline.statements] == [45, 70, 103]
 
 
-def test_corpus_statement_text():
-    statement = corpus("73_debug_mode.sql").statements[0]
+def test_corpus_statement_text(corpus_dir):
+    statement = corpus(corpus_dir, "73_debug_mode.sql").statements[0]
     assert statement.sql.startswith("CREATE STREAM validated_orders AS")
     assert statement.sql.endswith(");")
     assert statement.select_sql.startswith("SELECT")
@@ -88,71 +79,72 @@ def test_corpus_statement_text():
     assert statement.kind == "STREAM"
 
 
-def test_corpus_translation_filled():
-    statement = corpus("72_fault_injection.sql").statements[0]
+def test_corpus_translation_filled(corpus_dir):
+    statement = corpus(corpus_dir, "72_fault_injection.sql").statements[0]
     assert SOURCE_RELATION in statement.duckdb_sql
     assert statement.output_columns[-2:] == ["order_size", "event_time"]
     assert statement.key_column is None
 
 
-def test_corpus_file_annotations():
-    pipeline = corpus("70_dlq_basic.sql")
+def test_corpus_file_annotations(corpus_dir):
+    pipeline = corpus(corpus_dir, "70_dlq_basic.sql")
     assert pipeline.annotations["enable_dlq"] == "true"
     assert pipeline.annotations["dlq_max_size"] == "100"
     assert pipeline.annotations["job_mode"] == "simple"
     assert pipeline.description == "Demonstrate basic DLQ functionality"
 
 
-def test_corpus_job_properties():
-    dlq_basic = corpus("70_dlq_basic.sql").statements[0]
+def test_corpus_job_properties(corpus_dir):
+    dlq_basic = corpus(corpus_dir, "70_dlq_basic.sql").statements[0]
     assert dlq_basic.enable_dlq is True
     assert dlq_basic.dlq_max_size == 100
     assert dlq_basic.batch_size is None
-    assert corpus("72_fault_injection.sql").statements[0].dlq_max_size == 200
-    assert corpus("74_stress_test.sql").statements[0].dlq_max_size == 1000
+    assert corpus(corpus_dir, "72_fault_injection.sql").statements[0].dlq_max_size == 200
+    assert corpus(corpus_dir, "74_stress_test.sql").statements[0].dlq_max_size == 1000
 
 
-def test_corpus_no_job_settings():
-    statement = corpus("73_debug_mode.sql").statements[0]
+def test_corpus_no_job_settings(corpus_dir):
+    statement = corpus(corpus_dir, "73_debug_mode.sql").statements[0]
     assert statement.enable_dlq is None
     assert statement.dlq_max_size is None
 
 
-def test_corpus_producer_properties():
-    sink = corpus("74_stress_test.sql").statements[0].sink
+def test_corpus_producer_properties(corpus_dir):
+    sink = corpus(corpus_dir, "74_stress_test.sql").statements[0].sink
     assert sink.client_config["batch.size"] == "32768"
     assert sink.client_config["linger.ms"] == "5"
     assert sink.client_config["compression.type"] == "lz4"
 
 
-def test_corpus_with_properties_raw():
-    statement = corpus("74_stress_test.sql").statements[0]
+def test_corpus_with_properties_raw(corpus_dir):
+    statement = corpus(corpus_dir, "74_stress_test.sql").statements[0]
     assert statement.properties["producer.linger.ms"] == "5"
     assert statement.properties["trades.topic.name"] == "test_trades"
 
 
-def test_corpus_config_inheritance():
-    source = corpus("73_debug_mode.sql").statements[0].source
+def test_corpus_config_inheritance(corpus_dir):
+    source = corpus(corpus_dir, "73_debug_mode.sql").statements[0].source
     assert source.client_config["auto.offset.reset"] == "earliest"
     assert source.client_config["max.poll.records"] == "1000"
     assert source.properties["consumer.group"] == "test_harness_orders_group"
     assert source.properties["datasource.schema.value.serializer"] == "json"
-    assert source.config_file == (TIER8 / "../configs/orders_source.yaml").resolve()
+    assert source.config_file == (corpus_dir / "configs" / "orders_source.yaml").resolve()
 
 
-def test_corpus_sink_config_inheritance():
-    sink = corpus("70_dlq_basic.sql").statements[0].sink
+def test_corpus_sink_config_inheritance(corpus_dir):
+    sink = corpus(corpus_dir, "70_dlq_basic.sql").statements[0].sink
     assert sink.type == "kafka_sink"
     assert sink.client_config["retries"] == "3"
 
 
-def test_corpus_env_default():
-    source = corpus("70_dlq_basic.sql").statements[0].source
+def test_corpus_env_default(corpus_dir):
+    source = corpus(corpus_dir, "70_dlq_basic.sql").statements[0].source
     assert source.client_config["bootstrap.servers"] == "localhost:9333"
 
 
-def test_corpus_env_substitution():
-    pipeline = corpus("70_dlq_basic.sql", env={"VELOSTREAM_KAFKA_BROKERS": "127.0.0.1:19092"})
+def test_corpus_env_substitution(corpus_dir):
+    env = {"VELOSTREAM_KAFKA_BROKERS": "127.0.0.1:19092"}
+    pipeline = corpus(corpus_dir, "70_dlq_basic.sql", env=env)
     statement = pipeline.statements[0]
     assert statement.source.client_config["bootstrap.servers"] == "127.0.0.1:19092"
     assert statement.sink.client_config["bootstrap.servers"] == "127.0.0.1:19092"

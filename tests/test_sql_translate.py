@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
@@ -13,12 +12,6 @@ from velo_tui.engine.errors import InputError, SourceLocation
 from velo_tui.engine.pipeline import ROW_ID_COLUMN, SOURCE_RELATION
 from velo_tui.engine.sql import DUCKDB_SETUP, load_pipeline, translate_select
 
-CORPUS = Path(
-    os.environ.get(
-        "VELO_TUI_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus" / "velostream"
-    )
-)
-TIER8 = CORPUS / "tier8_fault_tolerance"
 LOCATION = SourceLocation("query.sql", 10, 1)
 
 
@@ -31,8 +24,8 @@ def con() -> duckdb.DuckDBPyConnection:
     connection.close()
 
 
-def corpus_pipeline(name: str):
-    path = TIER8 / name
+def corpus_pipeline(corpus_dir: Path, name: str):
+    path = corpus_dir / "tier8_fault_tolerance" / name
     if not path.is_file():
         pytest.skip(f"example pipeline {path} is not available")
     return load_pipeline(path, env={})
@@ -69,8 +62,8 @@ def orders_batch() -> pa.Table:
     )
 
 
-def test_corpus_dlq_basic_runs(con):
-    statement = corpus_pipeline("70_dlq_basic.sql").statements[0]
+def test_corpus_dlq_basic_runs(corpus_dir, con):
+    statement = corpus_pipeline(corpus_dir, "70_dlq_basic.sql").statements[0]
     batch = pa.table(
         {
             "event_id": ["e1", "e2", "e3"],
@@ -87,8 +80,8 @@ def test_corpus_dlq_basic_runs(con):
     assert result["amount"].to_pylist() == [float(batch["amount"][i].as_py()) for i in kept]
 
 
-def test_corpus_dlq_basic_bad_cast_raises(con):
-    statement = corpus_pipeline("70_dlq_basic.sql").statements[0]
+def test_corpus_dlq_basic_bad_cast_raises(corpus_dir, con):
+    statement = corpus_pipeline(corpus_dir, "70_dlq_basic.sql").statements[0]
     batch = pa.table(
         {
             "event_id": ["e1"],
@@ -102,8 +95,8 @@ def test_corpus_dlq_basic_bad_cast_raises(con):
         run(con, statement.duckdb_sql, batch)
 
 
-def test_corpus_fault_injection_runs(con):
-    statement = corpus_pipeline("72_fault_injection.sql").statements[0]
+def test_corpus_fault_injection_runs(corpus_dir, con):
+    statement = corpus_pipeline(corpus_dir, "72_fault_injection.sql").statements[0]
     batch = orders_batch()
     result = run(con, statement.duckdb_sql, batch)
     rows = batch.to_pylist()
@@ -122,8 +115,8 @@ def test_corpus_fault_injection_runs(con):
     assert result["order_size"].to_pylist() == [size(rows[i]["quantity"]) for i in kept]
 
 
-def test_corpus_debug_mode_stages_chain(con):
-    pipeline = corpus_pipeline("73_debug_mode.sql")
+def test_corpus_debug_mode_stages_chain(corpus_dir, con):
+    pipeline = corpus_pipeline(corpus_dir, "73_debug_mode.sql")
     batch = orders_batch()
     for statement in pipeline.statements:
         result = run(con, statement.duckdb_sql, batch)
@@ -149,8 +142,8 @@ def test_corpus_debug_mode_stages_chain(con):
         assert out["routing_key"] == f"{tier}_{kind}"
 
 
-def test_corpus_stress_test_runs(con):
-    statement = corpus_pipeline("74_stress_test.sql").statements[0]
+def test_corpus_stress_test_runs(corpus_dir, con):
+    statement = corpus_pipeline(corpus_dir, "74_stress_test.sql").statements[0]
     batch = pa.table(
         {
             "trade_id": ["t1", "t2", "t3", "t4"],
