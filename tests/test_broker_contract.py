@@ -210,6 +210,18 @@ def test_consume_from_start_offsets(broker, new_topic):
     assert table.column("offset").to_pylist() == [2]
 
 
+def test_large_message_round_trip(broker, new_topic):
+    topic = new_topic()
+    large = bytes(range(256)) * (5 * 1024 * 1024 // 256)
+
+    broker.produce(topic, make_produce_batch([b"small", large, b"after"]))
+    values = broker.read_all(topic).column("value").to_pylist()
+
+    assert len(values) == 3
+    assert values[1] == large
+    assert values[2] == b"after"
+
+
 def test_delete_topic(broker, new_topic):
     topic = new_topic()
     broker.produce(topic, make_produce_batch([b"gone"]))
