@@ -176,8 +176,8 @@ class KafkaBroker(Broker):
     """A Kafka cluster reached with confluent-kafka.
 
     `client_config` contains user client properties (from config files or `producer.*` WITH
-    properties). Properties librdkafka does not know, such as Java-client keys like
-    `buffer_memory` or `max.poll.records`, are dropped with a debug log line naming the key.
+    properties). Properties librdkafka rejects, such as the Java-client keys `buffer_memory`
+    and `buffer.size`, are dropped with a debug log line naming the key.
     """
 
     def __init__(
