@@ -1,0 +1,1 @@
+"""Screens of the full-screen debugger: the main screen and its modal dialogs."""
