@@ -1,4 +1,5 @@
-"""Shared test fixtures: the broker under test (embedded, or real Kafka from VELO_TEST_KAFKA)."""
+"""Shared test fixtures: the broker under test (embedded, or real Kafka from VELO_TEST_KAFKA), the
+example pipelines folder, the test pipelines and debug sessions over them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from velo_tui.engine.broker.base import Broker
 from velo_tui.engine.broker.embedded import EmbeddedBroker
+from velo_tui.engine.session import Session, SessionOptions
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +76,30 @@ def corpus_dir() -> Path:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true but the example pipelines folder {folder} is missing; set VELO_TUI_CORPUS")
     pytest.skip(f"example pipelines folder {folder} is missing; set VELO_TUI_CORPUS to run these tests")
+
+
+#: Small pipelines, test specs and schemas written for these tests.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def pipelines_dir() -> Path:
+    """Return the folder of the test pipelines; their schemas are in the `schemas` folder beside it."""
+    return DATA_DIR / "pipelines"
+
+
+@pytest.fixture
+def make_session() -> Iterator[Callable[..., Session]]:
+    """Return a factory that opens a Session on a new embedded broker, with SessionOptions given
+    as keywords; every session it opened is closed after the test."""
+    sessions: list[Session] = []
+
+    def make(sql_path: Path, **options: object) -> Session:
+        options.setdefault("broker", EmbeddedBroker())
+        session = Session(Path(sql_path), SessionOptions(**options))
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        session.close()
