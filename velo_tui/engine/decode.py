@@ -159,44 +159,75 @@ class Decoder:
         """
 
     def _checked_sql(self, columns: list[ColumnSpec]) -> str:
+        # Each JSON function runs once per message, and each per-field expression runs once in
+        # its own projection instead of inside the CASE that names the failure. This about halves
+        # the cost of a checked batch.
         # json_transform rejects an empty structure; a batch with no known field has no j.
         json_struct = json.dumps({c.name: "JSON" for c in columns})
         transform = f"json_transform(text, {_sql_string(json_struct)})" if columns else "NULL"
-        failure = ["WHEN value IS NULL THEN ['decode', 'tombstone', NULL]"]
-        failure.append("WHEN text IS NULL THEN ['decode', 'invalid_encoding', NULL]")
-        failure.append("WHEN NOT json_valid(text) THEN ['decode', 'invalid_json', NULL]")
-        failure.append("WHEN json_type(text) <> 'OBJECT' THEN ['decode', 'not_an_object', NULL]")
-        failure.append(
-            "WHEN len(json_keys(text)) <> len(list_distinct(json_keys(text))) "
-            "THEN ['validate', 'duplicate_key', NULL]"
-        )
-        values = []
-        for column in columns:
-            field = f"j.{_quote(column.name)}"
+        failure = [
+            ("value IS NULL", "['decode', 'tombstone', NULL]"),
+            ("text IS NULL", "['decode', 'invalid_encoding', NULL]"),
+            ("NOT __velo_valid", "['decode', 'invalid_json', NULL]"),
+            ("__velo_kind <> 'OBJECT'", "['decode', 'not_an_object', NULL]"),
+            ("__velo_duplicate", "['validate', 'duplicate_key', NULL]"),
+        ]
+
+        parts, checks, values = [], [], []
+        for index, column in enumerate(columns):
+            field, json_kind, as_text, error = (
+                f"__velo_f{index}", f"__velo_k{index}", f"__velo_s{index}", f"__velo_e{index}"
+            )
+            parts.append(
+                f"j.{_quote(column.name)} AS {field}, json_type(j.{_quote(column.name)}) AS {json_kind}, "
+                f"CASE WHEN json_type(j.{_quote(column.name)}) = 'VARCHAR' "
+                f"THEN (j.{_quote(column.name)} ->> '$') END AS {as_text}"
+            )
             name = _sql_string(column.name)
             if not column.nullable:
-                failure.append(
-                    f"WHEN {field} IS NULL THEN ['validate', CASE WHEN json_exists(text, "
-                    f"{_json_path(column.name)}) THEN 'null_value' ELSE 'missing_field' END, {name}]"
-                )
-            check, value = _field_check(field, column)
-            failure.append(f"WHEN {field} IS NOT NULL AND {check} IS NOT NULL THEN ['validate', {check}, {name}]")
+                failure.append((
+                    f"{field} IS NULL",
+                    f"['validate', CASE WHEN json_exists(text, {_json_path(column.name)}) "
+                    f"THEN 'null_value' ELSE 'missing_field' END, {name}]",
+                ))
+            check, value = _field_check(field, column, json_kind, as_text)
+            checks.append(f"{check} AS {error}")
+            failure.append((f"{field} IS NOT NULL AND {error} IS NOT NULL", f"['validate', {error}, {name}]"))
             values.append(f"{value} AS {_quote(column.name)}")
-        cases = "\n                ".join(failure)
-        typed = ", ".join(values)
-        typed_select = f"{typed}, " if typed else ""
+
+        cases = "\n                ".join(f"WHEN {condition} THEN {result}" for condition, result in failure)
+        field_parts = "".join(f", {part}" for part in parts)
+        # Declared fields match keys by exact name, so each present field is a distinct key. An
+        # object whose key count equals its number of present fields has no duplicate key, and
+        # list_distinct (dearer than parsing the JSON) runs only on the other objects.
+        present = " + ".join(f"CAST(__velo_f{index} IS NOT NULL AS INTEGER)" for index in range(len(columns))) or "0"
+        checks.append(
+            f"CASE WHEN len(__velo_keys) = {present} THEN false "
+            "ELSE len(__velo_keys) <> len(list_distinct(__velo_keys)) END AS __velo_duplicate"
+        )
+        check_parts = "".join(f", {check}" for check in checks)
+        typed_select = "".join(f"{value}, " for value in values)
+
         return f"""
             WITH text_rows AS (
                 SELECT *, CASE WHEN starts_with(t, chr(65279)) THEN substr(t, 2) ELSE t END AS text
                 FROM (SELECT *, try(decode(value)) AS t FROM velo_raw)
+            ), validity AS (
+                SELECT *, json_valid(text) AS __velo_valid FROM text_rows
+            ), kinds AS (
+                SELECT *, CASE WHEN __velo_valid THEN json_type(text) END AS __velo_kind FROM validity
             ), parsed AS (
-                SELECT *, CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
-                    THEN {transform} END AS j
-                FROM text_rows
+                SELECT *, CASE WHEN __velo_kind = 'OBJECT' THEN {transform} END AS j,
+                    CASE WHEN __velo_kind = 'OBJECT' THEN json_keys(text) END AS __velo_keys
+                FROM kinds
+            ), fields AS (
+                SELECT *{field_parts} FROM parsed
+            ), checks AS (
+                SELECT *{check_parts} FROM fields
             ), checked AS (
                 SELECT *, CASE
                 {cases}
-                END AS failure FROM parsed
+                END AS failure FROM checks
             )
             SELECT failure, {typed_select}{self._pseudo_columns()} FROM checked
         """
@@ -225,15 +256,21 @@ class Decoder:
         return DecodedBatch(rows, failures)
 
 
-def _field_check(field: str, column: ColumnSpec) -> tuple[str, str]:
-    """Return SQL for (error type or NULL when the JSON value fits, typed value)."""
+def _field_check(
+    field: str, column: ColumnSpec, json_kind: str | None = None, as_text: str | None = None
+) -> tuple[str, str]:
+    """Return SQL for (error type or NULL when the JSON value fits, typed value).
+
+    `json_kind` and `as_text` name precomputed `json_type(field)` and string-value columns; the
+    text is only read where the JSON type is VARCHAR.
+    """
     kind = column.duckdb_type.upper()
     if kind == "NULL":
         # A field the statement reads but no message of the batch has: NULL of no type, which
         # DuckDB casts to whatever the expression using it needs.
         return "NULL", "NULL"
-    json_kind = f"json_type({field})"
-    as_text = f"({field} ->> '$')"
+    json_kind = json_kind or f"json_type({field})"
+    as_text = as_text or f"({field} ->> '$')"
     if kind == INFERRED_TEXT:
         # An inferred field of mixed or nested JSON types: any value is accepted as text.
         value = f"CASE WHEN {json_kind} = 'VARCHAR' THEN {as_text} WHEN {json_kind} <> 'NULL' THEN CAST({field} AS VARCHAR) END"
