@@ -423,8 +423,8 @@ class Session:
                 plan.from_topic = previous.sink.topic
                 plan.from_offsets = self.offsets_for(previous.sink.topic)
             elif spec_input.data_file:
-                path = Path(spec_input.data_file)
-                plan.data_file = path if path.is_absolute() else self.spec.path.parent / path
+                # The spec loader has already resolved the path against the spec's folder.
+                plan.data_file = Path(spec_input.data_file)
             else:
                 plan.schema = self.source_schema(statement)
                 plan.records = self._record_count(spec_input.records, plan.schema)
