@@ -43,11 +43,15 @@ class DeadLetterEntry:
     fault_id: str | None = None
 
     def to_json(self) -> dict:
-        """Return the entry as JSON-ready data; bytes become text (invalid UTF-8 escaped)."""
+        """Return the entry as JSON-ready data; bytes become text (invalid UTF-8 escaped).
+
+        Headers stay a list of `{"key", "value"}` objects in message order, because a message
+        may repeat a header key (a record hit by two faults carries two `velo.fault` headers).
+        """
         data = asdict(self)
         data["key"] = _text(self.key)
         data["value"] = _text(self.value)
-        data["headers"] = {name: _text(value) for name, value in self.headers}
+        data["headers"] = [{"key": name, "value": _text(value)} for name, value in self.headers]
         return data
 
 
