@@ -56,7 +56,7 @@ class VeloApp(App[None]):
         self.frozen_clock = frozen_clock
         self.cursor_blink = cursor_blink
         self.views = views if views is not None else _make_views(session)
-        self.interpreter = interpreter if interpreter is not None else _make_interpreter(session, self.breakpoints)
+        self._interpreter = interpreter
         #: Set while no statement runs; `run_app` waits for it before closing the session.
         self.engine_idle = threading.Event()
         self.engine_idle.set()
@@ -86,6 +86,13 @@ class VeloApp(App[None]):
                 self.breakpoints.add(self.session.pipeline.statement(name).name)
             except InputError as error:
                 log.warning("breakpoint %s from the test spec ignored: %s", name, error)
+
+    @property
+    def interpreter(self) -> Any:
+        """The command interpreter of the command bar, created on first use."""
+        if self._interpreter is None:
+            self._interpreter = _make_interpreter(self.session, self.breakpoints)
+        return self._interpreter
 
     @property
     def main_screen(self) -> MainScreen:

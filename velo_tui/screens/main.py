@@ -500,12 +500,12 @@ class MainScreen(Screen):
         record = self.query_one(RecordsTable).highlighted_record
         if record is None or self.records_page is None:
             return
-        self.fetch_detail(self.records_page.topic, record)
+        self.fetch_detail(self.records_page.label, record)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="detail")
-    def fetch_detail(self, topic: str, record: dict[str, Any]) -> None:
+    def fetch_detail(self, ref: str, record: dict[str, Any]) -> None:
         try:
-            detail = self.velo.views.record(topic, record["_partition"], record["_offset"])
+            detail = self.velo.views.record(ref, record["_partition"], record["_offset"])
         except VeloError as error:
             self.post_message(OutcomeFailed("record detail", str(error)))
             return

@@ -83,29 +83,34 @@ def _header_pairs(headers: Any) -> list[tuple[str, str]]:
 
 
 def record_content(record: Any, topic: str) -> DetailContent:
-    """Describe a record: a `RecordDetail` from the engine or a row of the records table."""
+    """Describe a record: a `RecordDetail` from the record views, or a row of the records table."""
     if isinstance(record, dict):
         fields_only = {k: v for k, v in record.items() if k not in PSEUDO_COLUMNS}
-        partition, offset = record.get("_partition"), record.get("_offset")
-        timestamp, key, headers = record.get("_timestamp"), record.get("_key"), []
-        value: Any = fields_only
-    else:
-        topic = getattr(record, "topic", topic)
-        partition, offset = record.partition, record.offset
-        timestamp, key = record.timestamp, record.key
-        headers = getattr(record, "headers", [])
-        value = getattr(record, "value", None)
+        return DetailContent(
+            title=f"record · {topic}[{_text(record.get('_partition'))}]@{_text(record.get('_offset'))}",
+            fields=[
+                ("topic", topic),
+                ("partition", _text(record.get("_partition"))),
+                ("offset", _text(record.get("_offset"))),
+                ("timestamp", format_timestamp(record.get("_timestamp"))),
+                ("key", _text(record.get("_key"))),
+            ],
+            value=pretty_value(fields_only),
+        )
+    fields = [
+        ("topic", record.topic),
+        ("partition", _text(record.partition)),
+        ("offset", _text(record.offset)),
+        ("timestamp", format_timestamp(record.timestamp_ms)),
+        ("key", _text(record.key)),
+    ]
+    if record.label != record.topic:
+        fields.insert(0, ("statement", record.label))
     return DetailContent(
-        title=f"record · {topic}[{_text(partition)}]@{_text(offset)}",
-        fields=[
-            ("topic", topic),
-            ("partition", _text(partition)),
-            ("offset", _text(offset)),
-            ("timestamp", format_timestamp(timestamp)),
-            ("key", _text(key)),
-        ],
-        value=pretty_value(value),
-        headers=_header_pairs(headers),
+        title=f"record · {record.topic}[{_text(record.partition)}]@{_text(record.offset)}",
+        fields=fields,
+        value=record.value if record.value is not None else "null (tombstone)",
+        headers=_header_pairs(record.headers),
     )
 
 

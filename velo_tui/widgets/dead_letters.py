@@ -17,7 +17,7 @@ DLQ_WINDOW = 500
 
 EMPTY_HINT = "No DLQ entries. Records that fail to decode, validate or run land here."
 
-COLUMNS = ("#", "statement", "stage", "error type", "field", "source", "message")
+COLUMNS = ("#", "statement", "stage", "error type", "field", "message", "source")
 
 
 def source_position(entry: DeadLetterEntry) -> str:
@@ -49,8 +49,8 @@ class DeadLetterTable(DataTable):
                 cell(entry.stage),
                 cell(entry.error_type, 20),
                 cell(entry.field, 16),
+                cell(entry.message, 48),
                 cell(source_position(entry), 36),
-                cell(entry.message, 60),
             ]
             for number, entry in enumerate(self.entries, start=1)
         )
@@ -74,7 +74,6 @@ class DeadLetterPanel(Vertical):
 
     def on_mount(self) -> None:
         self.border_title = "DLQ · 0"
-        self.query_one(DeadLetterTable).display = False
 
     @property
     def table(self) -> DeadLetterTable:
@@ -85,7 +84,6 @@ class DeadLetterPanel(Vertical):
         has_entries = bool(entries)
         self.query_one("#dlq-hint").display = not has_entries
         table = self.table
-        table.display = has_entries
         table.show_entries(entries)
         shown = len(table.entries)
         self.border_title = f"DLQ · {total:,}" if shown == total else f"DLQ · {shown:,} of {total:,}"

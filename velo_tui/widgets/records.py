@@ -89,7 +89,6 @@ class RecordsPanel(Vertical):
 
     def on_mount(self) -> None:
         self.border_title = "records"
-        self.query_one(RecordsTable).display = False
 
     @property
     def table(self) -> RecordsTable:
@@ -99,12 +98,11 @@ class RecordsPanel(Vertical):
         """Show a loaded page and describe it in the border title and subtitle."""
         self.query_one("#records-hint").display = False
         table = self.table
-        table.display = True
         table.show_rows(list(page.columns), list(page.rows))
-        self.border_title = label(f"records · {page.target} · {window_title(page)}")
+        self.border_title = label(f"records · {page.label} · {window_title(page)}")
         if request.expression:
             self.border_subtitle = label(f"where {request.expression} · {page.matched:,} of {page.total:,} match")
-        elif page.target != page.topic:
+        elif page.label != page.topic:
             self.border_subtitle = label(f"{request.mode} · topic {page.topic}")
         else:
             self.border_subtitle = label(request.mode)

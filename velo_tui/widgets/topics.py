@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 from velo_tui.widgets.text import cell, label
 
 #: Widest topic name shown; the records panel title shows the whole name.
-MAX_TOPIC_WIDTH = 28
+MAX_TOPIC_WIDTH = 24
 
 
 class TopicsPanel(DataTable):
