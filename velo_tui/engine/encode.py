@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -86,7 +87,7 @@ def encode_rows(
         encoded = encoded.filter(pc.invert(bad_mask))
 
     rows = encoded.column(ROW_ID_COLUMN).combine_chunks()
-    origin = source.take(rows)
+    origin = _origin_columns(source, rows)
     keys = encoded.column("key") if key_column else origin.column("key")
     messages = pa.Table.from_arrays(
         [
@@ -99,6 +100,21 @@ def encode_rows(
         schema=PRODUCE_SCHEMA,
     )
     return EncodedBatch(messages, rows, failures)
+
+
+def _origin_columns(source: pa.Table, rows: pa.Array) -> pa.Table:
+    """Return the timestamp, key and headers of the source messages at `rows`.
+
+    Only these columns are taken (the values are the larger part of a batch), and not at all
+    when every source message gave one output row in order, as a statement without WHERE does.
+    """
+    origin = source.select(["timestamp", "key", "headers"])
+    if len(rows) == source.num_rows and (
+        rows.null_count == 0
+        and np.array_equal(rows.to_numpy(zero_copy_only=False), np.arange(source.num_rows))
+    ):
+        return origin
+    return origin.take(rows)
 
 
 def _sql_string(text: str) -> str:
