@@ -103,3 +103,23 @@ def make_session() -> Iterator[Callable[..., Session]]:
     yield make
     for session in sessions:
         session.close()
+
+
+@pytest.fixture
+def session_factory(broker: Broker) -> Iterator[Callable[..., Session]]:
+    """Return a factory that opens a Session on the broker under test (embedded, then Kafka), with
+    SessionOptions given as keywords.
+
+    Every session of one test shares that broker, so a later session finds the topics of an
+    earlier one, as two runs against one Kafka cluster do. The sessions are closed after the test.
+    """
+    sessions: list[Session] = []
+
+    def make(sql_path: Path, **options: object) -> Session:
+        session = Session(Path(sql_path), SessionOptions(broker=broker, **options))
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        session.close()
