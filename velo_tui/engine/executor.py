@@ -280,7 +280,11 @@ class StatementExecutor:
                     value=message["value"],
                     headers=headers,
                     field=failure["field"],
-                    recoverable=failure["stage"] == "produce",
+                    # A record over the message size limit fails again unchanged; a produce
+                    # failure of any other kind may pass on a retry.
+                    recoverable=(
+                        failure["stage"] == "produce" and failure["error_type"] != "record_too_large"
+                    ),
                     failed_at=now,
                     fault=fault.decode("utf-8", "replace") if fault else None,
                     fault_id=fault_id.decode("utf-8", "replace") if fault_id else None,
