@@ -154,7 +154,7 @@ def test_large_output_not_produced(run_values) -> None:
     assert entry.stage == "produce"
     assert entry.error_type == "record_too_large"
     assert entry.value == value
-    assert entry.recoverable
+    assert entry.recoverable is False
     assert "1048576-byte message limit" in entry.message
     assert report["dlq"]["by_error_type"] == {"record_too_large": 1}
     assert report["statements"][0]["dlq"] == 1
@@ -187,6 +187,7 @@ def test_large_input_never_reaches_topic(make_session, pipelines_dir: Path, tmp_
     assert entry.stage == "produce"
     assert entry.error_type == "record_too_large"
     assert entry.offset is None
+    assert entry.recoverable is False
     assert "never reached topic readings_in" in entry.message
     assert report["dlq"]["by_stage"] == {"produce": 1}
     assert report["statements"][0]["records_in"] == 2
@@ -258,6 +259,22 @@ def test_failing_cast_to_dlq(run_values) -> None:
     assert entry.error_type == "conversion_error"
     assert entry.offset == 0
     assert [row["code_number"] for row in sink_values(session, state)] == [12]
+    assert balanced(state)
+
+
+def test_non_finite_output_to_dlq(make_session, pipelines_dir: Path, tmp_path: Path) -> None:
+    text = (pipelines_dir / "readings.sql").read_text(encoding="utf-8")
+    sql = tmp_path / "roots.sql"
+    sql.write_text(text.replace("amount * 2 AS doubled", "sqrt(amount) AS doubled"), encoding="utf-8")
+    session = make_session(sql, records=0, schemas_dir=pipelines_dir.parent / "schemas")
+    values = [b'{"id": 1, "amount": -4.0}', b'{"id": 2, "amount": 4.0}']
+    session.broker.produce("readings_in", make_produce_batch(values))
+    state = session.step()
+    entry = only_entry(session)
+    assert entry.stage == "encode"
+    assert entry.error_type == "non_finite_number"
+    assert entry.field == "doubled"
+    assert [row["doubled"] for row in sink_values(session, state)] == [2.0]
     assert balanced(state)
 
 
