@@ -384,3 +384,9 @@ def test_display_text_escapes_control() -> None:
     assert display_text("a\nb\x1b[31m") == "a\\nb\\x1b[31m"
     assert display_text(None) == "null"
     assert display_text(True) == "true"
+
+
+def test_source_name_resolves_topic(views: TopicViews) -> None:
+    target = views.resolve("raw_orders")
+    assert target.topic == "test_raw_orders"
+    assert target.kind == "topic"

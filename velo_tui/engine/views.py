@@ -108,7 +108,11 @@ class TopicViews:
     # -- references ----------------------------------------------------------------------------
 
     def resolve(self, ref: str) -> Target:
-        """Return what `ref` names: a statement (name or 1-based number), a topic, or `dlq`."""
+        """Return the target that `ref` names.
+
+        `ref` is a statement name or 1-based number, a topic, a source or sink name from a WITH
+        clause (meaning its topic), or `dlq` for the DLQ entries.
+        """
         text = str(ref).strip()
         if not text:
             raise InputError("a statement, topic or 'dlq' is missing; " + self._choices())
@@ -120,10 +124,11 @@ class TopicViews:
                           list(state.output_columns) or None)
         if text.lower() == DLQ_REF:
             return Target(DLQ_REF, "dlq", self.session.dlq_topic, None, list(DLQ_COLUMNS))
-        if text in self._known_topics():
-            producer = pipeline.producer_of(text)
-            return Target(text, "topic", text, producer.name if producer else None,
-                          self._topic_columns(text))
+        topic = self._topic_named(text)
+        if topic is not None:
+            producer = pipeline.producer_of(topic)
+            return Target(text, "topic", topic, producer.name if producer else None,
+                          self._topic_columns(topic))
         raise InputError(f"no statement or topic named '{text}'; " + self._choices())
 
     def _statement(self, text: str):
@@ -132,6 +137,16 @@ class TopicViews:
             number = int(text)
             return statements[number - 1] if 1 <= number <= len(statements) else None
         return next((s for s in statements if s.name.lower() == text.lower()), None)
+
+    def _topic_named(self, text: str) -> str | None:
+        """Return the topic called `text`, or the topic of the source or sink named `text` in SQL."""
+        if text in self._known_topics():
+            return text
+        for statement in self.session.pipeline.statements:
+            for endpoint in (statement.source, statement.sink):
+                if endpoint.name.lower() == text.lower():
+                    return endpoint.topic
+        return None
 
     def _known_topics(self) -> list[str]:
         topics = self.session.pipeline.topics() + [self.session.dlq_topic]
