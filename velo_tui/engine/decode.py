@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 INT64_LIMIT = 9.223372036854775807e18
 
 #: Column type of an inferred field that is text, null in every message, or of mixed or nested
-#: JSON types in one batch: its values are kept as text (JSON text for non-strings), never
-#: rejected, since no schema says what the field should hold.
+#: JSON types in one batch. Its values are kept as text (JSON text for non-strings) and never
+#: rejected, because no schema declares what the field should hold.
 INFERRED_TEXT = "INFERRED_TEXT"
 
 FAILURE_SCHEMA = pa.schema(
@@ -84,10 +84,10 @@ def _json_path(name: str) -> str:
 class Decoder:
     """Decodes micro-batches of one source topic against a known or inferred set of columns.
 
-    With `columns=None` the columns are inferred from each batch (`json_group_structure`), and
-    every name in `expected` (the fields the statement reads) that the batch lacks is added as
-    an untyped NULL column, so a field first seen in a later batch does not fail the earlier
-    ones; with `trusted=True` (a topic written by an earlier statement of this run) only the
+    With `columns=None` the columns are inferred from each batch (`json_group_structure`).
+    Every name in `expected` (the fields the statement reads) that a batch lacks is then added
+    as an untyped NULL column, so a field first seen in a later batch does not fail the earlier
+    ones. With `trusted=True` (a topic written by an earlier statement of this run) only the
     typed conversion runs, since the writer already guarantees the layout.
     """
 
