@@ -91,7 +91,7 @@ def pipelines_dir() -> Path:
 @pytest.fixture
 def make_session() -> Iterator[Callable[..., Session]]:
     """Return a factory that opens a Session on a new embedded broker, with SessionOptions given
-    as keywords; every session it opened is closed after the test."""
+    as keywords. Every session it opened is closed after the test."""
     sessions: list[Session] = []
 
     def make(sql_path: Path, **options: object) -> Session:
