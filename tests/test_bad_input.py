@@ -165,6 +165,7 @@ def test_large_input_never_reaches_topic(make_session, pipelines_dir: Path, tmp_
     data = tmp_path / "readings.jsonl"
     lines = [json.dumps({"id": 1, "name": "small"}), json.dumps({"id": 2, "name": FIVE_MB_TEXT})]
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
     spec = tmp_path / "readings.test.yaml"
     spec.write_text(
         textwrap.dedent(
@@ -179,10 +180,12 @@ def test_large_input_never_reaches_topic(make_session, pipelines_dir: Path, tmp_
         ),
         encoding="utf-8",
     )
+
     session = make_session(pipelines_dir / "readings.sql", spec_path=spec)
     state = session.step()
     entry = only_entry(session)
     report = build_report(session)
+
     assert session.broker.read_all("readings_in").num_rows == 1
     assert entry.stage == "produce"
     assert entry.error_type == "record_too_large"
@@ -262,10 +265,48 @@ def test_failing_cast_to_dlq(run_values) -> None:
     assert balanced(state)
 
 
-def test_non_finite_output_to_dlq(make_session, pipelines_dir: Path, tmp_path: Path) -> None:
+def readings_variant(tmp_path: Path, pipelines_dir: Path, select_item: str) -> Path:
+    """Write the readings pipeline with `select_item` in place of its computed column."""
     text = (pipelines_dir / "readings.sql").read_text(encoding="utf-8")
-    sql = tmp_path / "roots.sql"
-    sql.write_text(text.replace("amount * 2 AS doubled", "sqrt(amount) AS doubled"), encoding="utf-8")
+    sql = tmp_path / "variant.sql"
+    sql.write_text(text.replace("amount * 2 AS doubled", select_item), encoding="utf-8")
+    return sql
+
+
+def test_integer_overflow_to_dlq(make_session, pipelines_dir: Path, tmp_path: Path) -> None:
+    sql = readings_variant(tmp_path, pipelines_dir, "id * 4611686018427387904 AS product")
+    session = make_session(sql, records=0, schemas_dir=pipelines_dir.parent / "schemas")
+    session.broker.produce("readings_in", make_produce_batch([b'{"id": 2}', b'{"id": 1}']))
+    state = session.step()
+    entry = only_entry(session)
+    assert entry.stage == "execute"
+    assert entry.error_type == "out_of_range"
+    assert entry.offset == 0
+    assert [row["id"] for row in sink_values(session, state)] == [1]
+    assert balanced(state)
+
+
+def test_remainder_by_zero_to_dlq(make_session, pipelines_dir: Path, tmp_path: Path) -> None:
+    sql = readings_variant(tmp_path, pipelines_dir, "100 % id AS remainder")
+    session = make_session(sql, records=0, schemas_dir=pipelines_dir.parent / "schemas")
+    session.broker.produce("readings_in", make_produce_batch([b'{"id": 0}', b'{"id": 7}']))
+    state = session.step()
+    entry = only_entry(session)
+    assert entry.stage == "execute"
+    assert entry.error_type == "division_by_zero"
+    assert [row["remainder"] for row in sink_values(session, state)] == [2]
+
+
+def test_concat_function_null_is_empty(make_session, pipelines_dir: Path, tmp_path: Path) -> None:
+    sql = readings_variant(tmp_path, pipelines_dir, "concat(name, '-x') AS tagged")
+    session = make_session(sql, records=0, schemas_dir=pipelines_dir.parent / "schemas")
+    session.broker.produce("readings_in", make_produce_batch([b'{"id": 1}', b'{"id": 2, "name": "abc"}']))
+    state = session.step()
+    assert [row["tagged"] for row in sink_values(session, state)] == ["-x", "abc-x"]
+
+
+def test_non_finite_output_to_dlq(make_session, pipelines_dir: Path, tmp_path: Path) -> None:
+    sql = readings_variant(tmp_path, pipelines_dir, "sqrt(amount) AS root")
     session = make_session(sql, records=0, schemas_dir=pipelines_dir.parent / "schemas")
     values = [b'{"id": 1, "amount": -4.0}', b'{"id": 2, "amount": 4.0}']
     session.broker.produce("readings_in", make_produce_batch(values))
@@ -273,8 +314,8 @@ def test_non_finite_output_to_dlq(make_session, pipelines_dir: Path, tmp_path: P
     entry = only_entry(session)
     assert entry.stage == "encode"
     assert entry.error_type == "non_finite_number"
-    assert entry.field == "doubled"
-    assert [row["doubled"] for row in sink_values(session, state)] == [2.0]
+    assert entry.field == "root"
+    assert [row["root"] for row in sink_values(session, state)] == [2.0]
     assert balanced(state)
 
 
@@ -318,10 +359,12 @@ def test_malformed_fault_caught(
         ),
         encoding="utf-8",
     )
+
     session = make_session(pipelines_dir / "orders.sql", spec_path=spec)
     state = session.step()
     entries = session.dlq.snapshot()
     ledger = session.fault_plan.ledger.counts()
+
     assert len(entries) == 20
     assert {entry.stage for entry in entries} == {stage}
     assert {entry.error_type for entry in entries} == {error_type}

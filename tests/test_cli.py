@@ -265,13 +265,27 @@ def test_validate_corpus(cli, corpus_dir: Path, stem: str) -> None:
 @pytest.mark.parametrize(
     ("sql", "where"),
     [("syntax_error.sql", "syntax_error.sql:5:1:"), ("unknown_column.sql", "unknown_column.sql:3:"),
-     ("missing_config.sql", "missing_config.sql:9:")],
+     ("missing_config.sql", "missing_config.sql:9:"), ("group_by.sql", "group_by.sql:6:")],
 )
 def test_validate_bad_input(cli, pipelines_dir: Path, sql: str, where: str) -> None:
     code, out, err = cli("validate", pipelines_dir / sql)
     assert code == EXIT_INPUT
     assert out == ""
     assert where in err
+
+
+def test_validate_unsupported_names_construct(cli, pipelines_dir: Path) -> None:
+    _, _, err = cli("validate", pipelines_dir / "group_by.sql")
+    assert "GROUP BY is not supported" in err
+
+
+def test_validate_unknown_query(cli, pipelines_dir: Path) -> None:
+    spec = pipelines_dir / "unknown_query.test.yaml"
+    code, _, err = cli("validate", pipelines_dir / "chain.sql", "--spec", spec)
+    assert code == EXIT_INPUT
+    assert "unknown_query.test.yaml:4:" in err
+    assert "'priced_orders'" in err
+    assert "valid_orders, tiered_orders" in err
 
 
 def test_validate_runs_nothing(cli, pipelines_dir: Path) -> None:
