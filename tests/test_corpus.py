@@ -31,7 +31,7 @@ def run_example(sql: Path) -> tuple[int, dict]:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
             code = main([str(sql), "--run", "--output", "json"])
     finally:
-        # main points the root logger at the redirected standard error; undo that.
+        # main points the root logger at the redirected standard error, so restore it.
         root.handlers[:] = handlers
         root.setLevel(level)
     return code, json.loads(stdout.getvalue())

@@ -114,7 +114,7 @@ def run_process(sql: Path, hash_seed: str) -> dict:
 
 
 def test_report_same_across_processes(pipelines_dir: Path) -> None:
-    # Different string hash seeds make set and dict-of-set orders differ between processes.
+    # Different string hash seeds change the iteration order of sets of strings between processes.
     report_a = run_process(pipelines_dir / "orders.sql", "1")
     report_b = run_process(pipelines_dir / "orders.sql", "2")
     assert without_timings(report_a) == without_timings(report_b)
