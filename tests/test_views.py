@@ -390,3 +390,14 @@ def test_source_name_resolves_topic(views: TopicViews) -> None:
     target = views.resolve("raw_orders")
     assert target.topic == "test_raw_orders"
     assert target.kind == "topic"
+
+
+def test_cache_evicts_oldest_topic(session: Session) -> None:
+    views = TopicViews(session)
+    for number in range(8):
+        topic = f"scratch_evict_{number}"
+        session.broker.produce(topic, make_produce_batch([b'{"n": %d}' % number]))
+        views.head(topic)
+    first = views.head("scratch_evict_0")
+    assert [row["n"] for row in first.rows] == [0]
+    assert len(views._relations) == 6

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -50,6 +51,9 @@ DLQ_REF = "dlq"
 
 #: Messages sampled to infer the columns of a topic that has no known schema.
 INFER_SAMPLE = 1000
+
+#: Topics whose messages stay cached; the least recently used one is dropped beyond this.
+MAX_CACHED_TOPICS = 6
 
 
 @dataclass
@@ -102,7 +106,7 @@ class TopicViews:
         self.session = session
         self._con = duckdb.connect()
         self._lock = threading.RLock()
-        self._relations: dict[str, Relation] = {}
+        self._relations: OrderedDict[str, Relation] = OrderedDict()
         self._numbers = itertools.count(1)
 
     # -- references ----------------------------------------------------------------------------
@@ -192,6 +196,7 @@ class TopicViews:
             target.columns is None or _same_columns(cached.columns, target.columns)
         ):
             cached.label = target.label
+            self._relations.move_to_end(target.topic)
             return cached
         messages = self.session.broker.read_all(target.topic, self.session.offsets_for(target.topic))
         columns = target.columns
@@ -202,6 +207,10 @@ class TopicViews:
         relation = TopicRelation(self._con, next(self._numbers), target.label, target.topic, messages,
                                  columns, version)
         self._relations[target.topic] = relation
+        self._relations.move_to_end(target.topic)
+        while len(self._relations) > MAX_CACHED_TOPICS:
+            _, evicted = self._relations.popitem(last=False)
+            evicted.drop()
         log.debug("cached %d message(s) of topic %s", relation.total, target.topic)
         return relation
 
