@@ -337,13 +337,14 @@ class Session:
         self._emit(progress, SessionEvent("statement_started", statement.name))
         try:
             self._fill_inputs(state, progress)
+            columns = self._source_columns[statement.name]
             executor = StatementExecutor(
                 statement,
                 self.broker,
                 Decoder(
-                    self._source_columns[statement.name],
+                    columns,
                     trusted=self._trusted[statement.name],
-                    expected=referenced_fields(statement.duckdb_sql),
+                    expected=referenced_fields(statement.duckdb_sql) if columns is None else (),
                 ),
                 self.dlq,
                 setup_sql=self.setup_sql,
