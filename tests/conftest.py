@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -123,3 +123,131 @@ def session_factory(broker: Broker) -> Iterator[Callable[..., Session]]:
     yield make
     for session in sessions:
         session.close()
+
+
+# -- the full-screen debugger ----------------------------------------------------------------
+
+#: Records of the pipeline that `tricky_sql` writes: markup-like text, emoji, CJK, Hebrew,
+#: control characters and a value far wider than a table cell.
+TRICKY_RECORDS = [
+    {"id": 1, "tag": "[red]k1", "note": "[bold]x", "amount": 1.5},
+    {"id": 2, "tag": "k2", "note": "[/", "amount": 2},
+    {"id": 3, "tag": "k3", "note": "rocket 🚀 party 🎉", "amount": 3},
+    {"id": 4, "tag": "k4", "note": "漢字テキスト中文", "amount": 4},
+    {"id": 5, "tag": "k5", "note": "שלום עולם", "amount": 5},
+    {"id": 6, "tag": "k6", "note": "bell\x07 esc\x1b[31m tab\t nl\n end", "amount": 6},
+    {"id": 7, "tag": "k7", "note": "x" * 300, "amount": 7},
+]
+
+TRICKY_SQL = """\
+-- @app: tricky_text
+CREATE STREAM echoed AS
+SELECT id, tag, note, amount
+FROM raw_notes
+EMIT CHANGES
+WITH (
+    'raw_notes.type' = 'kafka_source',
+    'raw_notes.topic.name' = 'notes_in',
+    'echoed.type' = 'kafka_sink',
+    'echoed.topic.name' = 'notes_out'
+);
+"""
+
+TRICKY_SPEC = """\
+application: tricky_text
+queries:
+  - name: echoed
+    inputs:
+      - source: raw_notes
+        data_file: notes.jsonl
+        key_field: tag
+"""
+
+
+@pytest.fixture
+def tricky_sql(tmp_path: Path) -> Path:
+    """Write a one-statement pipeline whose input is TRICKY_RECORDS; return its SQL file."""
+    import json
+
+    folder = tmp_path / "tricky"
+    folder.mkdir()
+    lines = [json.dumps(record, ensure_ascii=False) for record in TRICKY_RECORDS]
+    (folder / "notes.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "tricky.test.yaml").write_text(TRICKY_SPEC, encoding="utf-8")
+    sql_path = folder / "tricky.sql"
+    sql_path.write_text(TRICKY_SQL, encoding="utf-8")
+    return sql_path
+
+
+@pytest.fixture
+def debug_sql(corpus_dir: Path) -> Path:
+    """Return the three-statement debug pipeline of the examples, read in place."""
+    return corpus_dir / "tier8_fault_tolerance" / "73_debug_mode.sql"
+
+
+@pytest.fixture
+def dlq_sql(corpus_dir: Path) -> Path:
+    """Return the example pipeline whose injected faults land in the DLQ, read in place."""
+    return corpus_dir / "tier8_fault_tolerance" / "70_dlq_basic.sql"
+
+
+@pytest.fixture
+def app_factory() -> Iterator[Callable[..., object]]:
+    """Return a factory of debugger apps with a frozen clock and no cursor blink.
+
+    Every app, in Pilot and snapshot tests alike, comes from `velo_tui.app.create_app` through
+    here, so screens depend only on the SQL file, the options and the session's seed. After the
+    test, a statement still running is cancelled and every session is closed.
+    """
+    from velo_tui.app import VeloApp, create_app
+
+    apps: list[VeloApp] = []
+
+    def make(sql_path: Path, options: SessionOptions | None = None, breakpoints: tuple[str, ...] = ()) -> VeloApp:
+        app = create_app(sql_path, options, breakpoints, frozen_clock=True, cursor_blink=False)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.session.cancel()
+        app.engine_idle.wait(timeout=120)
+        app.session.close()
+
+
+@pytest.fixture
+def settle() -> Callable[[object], Awaitable[None]]:
+    """Return a coroutine function that waits until a Pilot's app has no worker left to run.
+
+    Finishing one worker can start others (a step refreshes topics, DLQ and records), so it
+    waits and processes messages until none is pending or running.
+    """
+    from textual.worker import WorkerState
+
+    async def wait(pilot) -> None:
+        app = pilot.app
+        while True:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if not any(worker.state in (WorkerState.PENDING, WorkerState.RUNNING) for worker in app.workers):
+                return
+
+    return wait
+
+
+@pytest.fixture
+def failing_broker() -> Iterator[Broker]:
+    """Yield an embedded broker that raises BrokerError on every produce to topic `notes_out`."""
+    from velo_tui.engine.errors import BrokerError
+
+    class FailingBroker(EmbeddedBroker):
+        description = "embedded broker that rejects notes_out"
+
+        def produce(self, topic: str, batch) -> None:
+            if topic == "notes_out":
+                raise BrokerError(f"produce to topic {topic} failed: the broker rejected the batch; check the broker log")
+            super().produce(topic, batch)
+
+    instance = FailingBroker()
+    yield instance
+    instance.close()

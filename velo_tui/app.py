@@ -64,7 +64,8 @@ class VeloApp(App[None]):
     # -- start and stop ------------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen:
-        return MainScreen()
+        # With a start-up error the app exits at once, so it shows an empty screen meanwhile.
+        return Screen() if self.startup_error is not None else MainScreen()
 
     def on_mount(self) -> None:
         if self.startup_error is not None:

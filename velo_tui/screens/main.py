@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -475,8 +476,12 @@ class MainScreen(Screen):
     @work(thread=True, exclusive=False, exit_on_error=False, group="export")
     def export_records(self, target: str, path: str, expression: str | None) -> None:
         try:
-            count = self.velo.views.export(target, path, expression)
+            count = self.velo.views.export(target, Path(path), expression)
+        except InputError as error:
+            self.post_message(OutcomeFailed(f"export of {target}", str(error)))
+            return
         except (VeloError, OSError) as error:
+            log.error("export of %s to %s failed: %s", target, path, error)
             self.post_message(EngineFailed(f"export of {target} failed", str(error)))
             return
         self.post_message(ExportFinished(path, count))
