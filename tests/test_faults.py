@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from collections import Counter
 from datetime import datetime, timezone
@@ -28,9 +27,6 @@ from velo_tui.engine.faults import base as faults_base
 from velo_tui.engine.faults.malformed import MALFORMED_TYPES
 from velo_tui.engine.generate import generate_records
 from velo_tui.engine.schema import Schema, load_schema_file
-
-#: Folder of the Velostream example pipelines; the corpus tests are skipped when it is not set.
-CORPUS_DIR = os.environ.get("VELO_CORPUS_DIR")
 
 LOCATION = SourceLocation("p.test.yaml")
 
@@ -560,10 +556,8 @@ def test_register_decorator() -> None:
 
 
 @pytest.mark.parametrize("stem", ["70_dlq_basic", "72_fault_injection", "74_stress_test"])
-def test_corpus_fault_blocks_build(stem: str) -> None:
-    if not CORPUS_DIR:
-        pytest.skip("VELO_CORPUS_DIR is not set")
-    path = Path(CORPUS_DIR) / "tier8_fault_tolerance" / f"{stem}.test.yaml"
+def test_corpus_fault_blocks_build(stem: str, corpus_dir: Path) -> None:
+    path = corpus_dir / "tier8_fault_tolerance" / f"{stem}.test.yaml"
     config = yaml.safe_load(path.read_text(encoding="utf-8"))["fault_injection"]
     plan = build_fault_plan(config, seed_from_config(config), SourceLocation(path))
     assert plan.warnings == []
