@@ -395,3 +395,16 @@ def test_translate_unterminated_string():
 def test_translate_source_mismatch():
     with pytest.raises(InputError, match="reads FROM 'other'"):
         translate("SELECT a FROM other", source="src")
+
+
+def test_empty_select_item_is_syntax_error() -> None:
+    with pytest.raises(InputError) as caught:
+        translate_select("SELECT id,, amount FROM orders", "orders", SourceLocation("p.sql", 4, 1))
+    assert "empty item in the select list" in caught.value.message
+    assert caught.value.location.line == 4
+
+
+def test_trailing_select_comma_is_syntax_error() -> None:
+    with pytest.raises(InputError) as caught:
+        translate_select("SELECT id, amount, FROM orders", "orders", SourceLocation("p.sql", 1, 1))
+    assert "empty item in the select list" in caught.value.message

@@ -200,6 +200,14 @@ def _scan_select_list(select_sql: str, tokens: list[Token], origin: TextOrigin) 
             in_select_list = True
             spans.append([])
             continue
+        if depth == 0 and kind in (TokenType.FROM, TokenType.COMMA) and in_select_list:
+            if not spans[-1]:
+                # sqlglot drops an empty select-list item silently; a stray comma is a typo.
+                raise InputError(
+                    f"SQL syntax error near '{token.text}': empty item in the select list; "
+                    "remove the extra comma",
+                    token_location(token, select_sql, origin),
+                )
         if depth == 0 and kind == TokenType.FROM:
             in_select_list = False
         elif depth == 0 and kind == TokenType.COMMA and in_select_list:
