@@ -297,8 +297,8 @@ class TopicRelation(Relation):
 def _take_runs(table: pa.Table, positions: np.ndarray) -> pa.Table:
     """Return the rows at sorted `positions`, slicing each run of consecutive positions.
 
-    `Table.take` on a table of many chunks first concatenates every chunk (pyarrow 26), which
-    costs a copy of the whole topic; slices of a few runs cost nothing.
+    On a table of many chunks, `Table.take` first concatenates every chunk (pyarrow 26), so it
+    copies the whole topic. Slices of a few runs copy nothing.
     """
     if len(positions) == 0:
         return table.slice(0, 0)

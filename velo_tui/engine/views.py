@@ -308,7 +308,10 @@ class TopicViews:
         with self._lock:
             relation = self._relation(self.resolve(DLQ_REF))
             if not 0 <= index < relation.total:
-                raise InputError(f"DLQ entry {index} does not exist; the DLQ holds {relation.total} entries")
+                raise InputError(
+                    f"DLQ entry {index + 1} was not found; the DLQ holds {relation.total} entries, "
+                    "numbered from 1"
+                )
             return relation.detail(index)
 
     def dlq_entries(self, statement: str | None = None) -> list[DeadLetterEntry]:
