@@ -401,3 +401,18 @@ def test_cache_evicts_oldest_topic(session: Session) -> None:
     first = views.head("scratch_evict_0")
     assert [row["n"] for row in first.rows] == [0]
     assert len(views._relations) == 6
+
+
+def test_dlq_rows_carry_entry(dlq_session: Session) -> None:
+    views = TopicViews(dlq_session)
+    page = views.head("dlq", 50)
+    assert [row["_entry"] for row in page.rows] == list(range(dlq_session.dlq.count))
+    last = page.rows[-1]
+    assert views.dlq_record(last["_entry"]).offset == last["offset"]
+
+
+def test_dlq_record_by_offset(dlq_session: Session) -> None:
+    views = TopicViews(dlq_session)
+    entry = dlq_session.dlq.snapshot()[1]
+    detail = views.record("dlq", entry.partition, entry.offset)
+    assert dict(detail.context)["error type"] == entry.error_type

@@ -140,7 +140,7 @@ class Relation:
     def detail(self, position: int) -> RecordDetail:
         raise NotImplementedError
 
-    def position_of(self, partition: int, offset: int) -> int | None:
+    def position_of(self, partition: int | None, offset: int | None) -> int | None:
         raise NotImplementedError
 
     def export_select(self) -> str:
@@ -341,8 +341,15 @@ DLQ_COLUMNS = [
 _DLQ_SCHEMA = pa.schema(
     [(ROW, pa.int64())]
     + [(c.name, pa.int64() if c.duckdb_type == "BIGINT" else pa.string()) for c in DLQ_COLUMNS]
-    + [("_partition", pa.int32()), ("_offset", pa.int64()), ("_timestamp", pa.int64()), ("_key", pa.string())]
+    + [("_partition", pa.int32()), ("_offset", pa.int64()), ("_timestamp", pa.int64()), ("_key", pa.string()),
+       ("_entry", pa.int64())]
 )
+
+
+def _equal_or_both_null(column: pa.ChunkedArray, value: int | None) -> pa.ChunkedArray:
+    if value is None:
+        return pc.is_null(column)
+    return pc.fill_null(pc.equal(column, value), False)
 
 
 class DeadLetterRelation(Relation):
@@ -365,7 +372,7 @@ class DeadLetterRelation(Relation):
                 "field": e.field, "topic": e.topic, "partition": e.partition, "offset": e.offset,
                 "message": e.message, "fault": e.fault, "value": text_of(e.value),
                 "_partition": e.partition, "_offset": e.offset, "_timestamp": e.timestamp,
-                "_key": text_of(e.key),
+                "_key": text_of(e.key), "_entry": index,
             }
             for index, e in enumerate(entries)
         ]
@@ -380,9 +387,10 @@ class DeadLetterRelation(Relation):
     def window(self, positions: np.ndarray) -> pa.Table:
         return self.table.take(pa.array(positions, pa.int64()))
 
-    def position_of(self, partition: int, offset: int) -> int | None:
-        mask = pc.and_(pc.equal(self.table.column("_partition"), partition),
-                       pc.equal(self.table.column("_offset"), offset))
+    def position_of(self, partition: int | None, offset: int | None) -> int | None:
+        """Return the first entry from `partition` and `offset`; None matches a missing value."""
+        mask = pc.and_(_equal_or_both_null(self.table.column("_partition"), partition),
+                       _equal_or_both_null(self.table.column("_offset"), offset))
         found = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
         return int(found[0]) if len(found) else None
 

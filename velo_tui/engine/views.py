@@ -75,7 +75,9 @@ class RecordPage:
     label: str
     topic: str
     columns: list[str]  # field names in order; rows also carry the pseudo-columns
-    rows: list[dict[str, Any]]  # fields plus _partition, _offset, _timestamp, _key
+    #: Fields plus _partition, _offset, _timestamp and _key; DLQ rows also carry _entry, the
+    #: entry's 0-based position for `TopicViews.dlq_record`.
+    rows: list[dict[str, Any]]
     total: int  # messages the session wrote to the topic (DLQ: entries stored)
     matched: int  # records that pass the filter (total without one)
     offset: int  # index of the first row in the matched records
@@ -288,12 +290,17 @@ class TopicViews:
             relation = self._relation(self.resolve(ref))
             return [(c.name, c.duckdb_type) for c in relation.columns]
 
-    def record(self, ref: str, partition: int, offset: int) -> RecordDetail:
-        """Return one record in full; for `dlq`, the first entry from that partition and offset."""
+    def record(self, ref: str, partition: int | None, offset: int | None) -> RecordDetail:
+        """Return one record in full.
+
+        For `dlq` it is the first entry from that partition and offset, where None matches an
+        entry without one (a record rejected before it reached a topic). Rows of a DLQ page
+        carry `_entry`, the exact entry for `dlq_record`.
+        """
         with self._lock:
             target = self.resolve(ref)
             relation = self._relation(target)
-            position = relation.position_of(int(partition), int(offset))
+            position = relation.position_of(partition, offset)
             if position is None:
                 raise InputError(
                     f"{target.label} has no record at partition {partition}, offset {offset}; "
