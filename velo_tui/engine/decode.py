@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 INT64_LIMIT = 9.223372036854775807e18
 
+#: Name under which the decoding queries read the consumed messages with their row numbers.
+RAW_RELATION = "velo_raw"
+
 #: Column type of an inferred field that is text, null in every message, or of mixed or nested
 #: JSON types in one batch. Its values are kept as text (JSON text for non-strings) and never
 #: rejected, because no schema declares what the field should hold.
@@ -100,30 +103,53 @@ class Decoder:
         self.columns = columns
         self.trusted = trusted and columns is not None
         self.expected = list(expected)
+        self._relations: dict[tuple[int, pa.Schema], tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation]] = {}
 
     def decode(self, con: duckdb.DuckDBPyConnection, messages: pa.Table) -> DecodedBatch:
         """Decode `messages` (broker MESSAGE_SCHEMA) using connection `con`."""
         raw = messages.append_column(
             ROW_ID_COLUMN, pa.array(np.arange(messages.num_rows, dtype=np.int64))
         )
-        con.register("velo_raw", raw)
+        con.register(RAW_RELATION, raw)
         try:
             columns = self.columns if self.columns is not None else self._infer(con)
             if self.trusted:
-                rows = con.sql(self._trusted_sql(columns)).to_arrow_table()
+                rows = self._run(con, self._trusted_sql(columns), raw.schema)
                 return DecodedBatch(rows, FAILURE_SCHEMA.empty_table())
-            checked = con.sql(self._checked_sql(columns)).to_arrow_table()
+            checked = self._run(con, self._checked_sql(columns), raw.schema)
         finally:
-            con.unregister("velo_raw")
+            con.unregister(RAW_RELATION)
         return self._split(checked, columns)
+
+    def trusted_sql(self) -> str:
+        """Return the query that decodes RAW_RELATION on a trusted topic with known columns."""
+        if not self.trusted or self.columns is None:
+            raise ValueError("only a trusted decoder with known columns has a trusted query")
+        return self._trusted_sql(self.columns)
+
+    def _run(self, con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema) -> pa.Table:
+        """Run a decoding query, binding it once per connection when the columns are known.
+
+        Binding the checked query costs DuckDB several milliseconds. A relation from `con.sql`
+        reads whatever is registered under RAW_RELATION each time it runs, so with fixed
+        columns one bound relation serves every batch of the same Arrow schema.
+        """
+        if self.columns is None:
+            return con.sql(sql).to_arrow_table()
+        key = (id(con), schema)
+        bound = self._relations.get(key)
+        if bound is None or bound[0] is not con:
+            bound = (con, con.sql(sql))
+            self._relations[key] = bound
+        return bound[1].to_arrow_table()
 
     # -- inference ---------------------------------------------------------------------------
 
     def _infer(self, con: duckdb.DuckDBPyConnection) -> list[ColumnSpec]:
         structure = con.sql(
-            """
+            f"""
             SELECT json_group_structure(CAST(text AS JSON)) FROM (
-                SELECT try(decode(value)) AS text FROM velo_raw
+                SELECT try(decode(value)) AS text FROM {RAW_RELATION}
             ) WHERE json_valid(text) AND json_type(text) = 'OBJECT'
             """
         ).fetchall()[0][0]
@@ -154,7 +180,7 @@ class Decoder:
         select = f"{fields}, " if fields else ""
         return f"""
             SELECT {select}{self._pseudo_columns()} FROM (
-                SELECT *, json_transform(decode(value), {_sql_string(types)}) AS j FROM velo_raw
+                SELECT *, json_transform(decode(value), {_sql_string(types)}) AS j FROM {RAW_RELATION}
             )
         """
 
@@ -211,7 +237,7 @@ class Decoder:
         return f"""
             WITH text_rows AS (
                 SELECT *, CASE WHEN starts_with(t, chr(65279)) THEN substr(t, 2) ELSE t END AS text
-                FROM (SELECT *, try(decode(value)) AS t FROM velo_raw)
+                FROM (SELECT *, try(decode(value)) AS t FROM {RAW_RELATION})
             ), validity AS (
                 SELECT *, json_valid(text) AS __velo_valid FROM text_rows
             ), kinds AS (
