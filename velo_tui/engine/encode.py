@@ -39,33 +39,49 @@ def encode_rows(
     key_column: str | None,
 ) -> EncodedBatch:
     """Encode `result` (output columns plus ROW_ID_COLUMN) against the consumed `source` batch."""
-    output_columns = [name for name in result.column_names if name != ROW_ID_COLUMN]
+    return finish_encoding(encode_table(con, result, key_column), source, key_column)
+
+
+def encode_table(con: duckdb.DuckDBPyConnection, result: pa.Table, key_column: str | None) -> pa.Table:
+    """Run the `encode_sql` query over `result`; `finish_encoding` turns its output into messages."""
+    con.register("velo_result", result)
+    try:
+        return con.sql(encode_sql(result.schema, key_column, "velo_result")).to_arrow_table()
+    finally:
+        con.unregister("velo_result")
+
+
+def encode_sql(schema: pa.Schema, key_column: str | None, relation: str) -> str:
+    """Return the query that encodes `relation`, whose columns have the Arrow types of `schema`.
+
+    The query yields ROW_ID_COLUMN, `bad_field` (the first NaN or infinite float field, else
+    NULL), `value` (the JSON object) and `key`; `finish_encoding` turns that into messages.
+    """
     fields = []
     finite_checks = []
-    for name in output_columns:
-        arrow_type = result.schema.field(name).type
+    for arrow_field in schema:
+        name = arrow_field.name
+        if name == ROW_ID_COLUMN:
+            continue
         quoted = _quote(name)
-        if pa.types.is_timestamp(arrow_type):
+        if pa.types.is_timestamp(arrow_field.type):
             fields.append(f"{quoted} := strftime({quoted}, '%Y-%m-%dT%H:%M:%S.%g')")
         else:
             fields.append(f"{quoted} := {quoted}")
-        if pa.types.is_floating(arrow_type):
+        if pa.types.is_floating(arrow_field.type):
             finite_checks.append(f"WHEN NOT isfinite({quoted}) THEN {_sql_string(name)}")
     struct = ", ".join(fields)
     failure = "CASE " + " ".join(finite_checks) + " END" if finite_checks else "NULL"
     key = f"CAST(CAST({_quote(key_column)} AS VARCHAR) AS BLOB)" if key_column else "NULL::BLOB"
-    con.register("velo_result", result)
-    try:
-        encoded = con.sql(
-            f"""
-            SELECT {ROW_ID_COLUMN}, {failure} AS bad_field,
-                   CAST(to_json(struct_pack({struct})) AS BLOB) AS value, {key} AS key
-            FROM velo_result
-            """
-        ).to_arrow_table()
-    finally:
-        con.unregister("velo_result")
+    return f"""
+        SELECT {ROW_ID_COLUMN}, {failure} AS bad_field,
+               CAST(to_json(struct_pack({struct})) AS BLOB) AS value, {key} AS key
+        FROM {relation}
+    """
 
+
+def finish_encoding(encoded: pa.Table, source: pa.Table, key_column: str | None) -> EncodedBatch:
+    """Split the output of `encode_sql` into messages for the sink topic and encode failures."""
     bad_mask = pc.is_valid(encoded.column("bad_field"))
     failures = FAILURE_SCHEMA.empty_table()
     if pc.any(bad_mask).as_py():

@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 from velo_tui.engine.broker.base import Broker
 from velo_tui.engine.decode import FAILURE_SCHEMA, Decoder
 from velo_tui.engine.dlq import DeadLetterEntry, DeadLetterQueue
-from velo_tui.engine.encode import encode_rows
+from velo_tui.engine.encode import encode_table, finish_encoding
 from velo_tui.engine.errors import Cancelled, VeloError
+from velo_tui.engine.fused import FusedStatement, fuse_statement, with_row_numbers
 from velo_tui.engine.pipeline import ROW_ID_COLUMN, SOURCE_RELATION, Statement
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class StatementExecutor:
         self.delay_ms = delay_ms
         self.start_offsets = dict(start_offsets or {})
         self.stats = StatementStats()
+        self._fused: FusedStatement | bool | None = None  # False: no fused query for this statement
         self.con = duckdb.connect()
         for sql in setup_sql:
             self.con.execute(sql)
@@ -167,18 +169,12 @@ class StatementExecutor:
 
     def _process(self, messages: pa.Table) -> None:
         self.stats.records_in += messages.num_rows
-        decoded = self.decoder.decode(self.con, messages)
-        failures = [decoded.failures]
-
-        results, execute_failures = self._execute(decoded.rows)
-        failures.extend(execute_failures)
-        executed = sum(table.num_rows for table in results)
+        encoded_tables, failures, passed_sql = self._encode_batch(messages)
+        executed = sum(table.num_rows for table in encoded_tables)
 
         produced = 0
-        for result in results:
-            if result.num_rows == 0:
-                continue
-            encoded = encode_rows(self.con, result, messages, self.statement.key_column)
+        for table in encoded_tables:
+            encoded = finish_encoding(table, messages, self.statement.key_column)
             failures.append(encoded.failures)
             batch, too_large = self._split_oversized(encoded.messages, encoded.rows)
             failures.append(too_large)
@@ -186,11 +182,48 @@ class StatementExecutor:
                 self.broker.produce(self.statement.sink.topic, batch)
                 produced += batch.num_rows
 
-        failure_table = pa.concat_tables(failures)
-        passed_sql = decoded.rows.num_rows - sum(f.num_rows for f in execute_failures)
+        failure_table = pa.concat_tables(failures) if failures else FAILURE_SCHEMA.empty_table()
         self.stats.records_out += produced
         self.stats.filtered += passed_sql - executed
         self._dead_letter(messages, failure_table)
+
+    def _encode_batch(self, messages: pa.Table) -> tuple[list[pa.Table], list[pa.Table], int]:
+        """Decode, run the SELECT and encode; return encoded tables, failures and the count of
+        rows that passed the SELECT without error (filtered or not)."""
+        if self.decoder.trusted:
+            encoded_tables = self._run_fused(with_row_numbers(messages))
+            if encoded_tables is not None:
+                return encoded_tables, [], messages.num_rows
+
+        decoded = self.decoder.decode(self.con, messages)
+        if decoded.rows.num_rows and not self.decoder.trusted:
+            encoded_tables = self._run_fused(decoded.rows)
+            if encoded_tables is not None:
+                return encoded_tables, [decoded.failures], decoded.rows.num_rows
+
+        results, execute_failures = self._execute(decoded.rows)
+        encoded_tables = [
+            encode_table(self.con, result, self.statement.key_column)
+            for result in results
+            if result.num_rows
+        ]
+        passed_sql = decoded.rows.num_rows - sum(f.num_rows for f in execute_failures)
+        return encoded_tables, [decoded.failures, *execute_failures], passed_sql
+
+    def _run_fused(self, table: pa.Table) -> list[pa.Table] | None:
+        """Run the fused query over `table`; None means: use the separate queries instead."""
+        if self._fused is None:
+            decoded_schema = None if self.decoder.trusted else table.schema
+            self._fused = fuse_statement(self.con, self.statement, self.decoder, decoded_schema) or False
+        if self._fused is False or table.schema != self._fused.input_schema:
+            return None
+        try:
+            return [self._fused.run(self.con, table)]
+        except duckdb.Error as error:
+            # A record made the query fail: the separate queries isolate it.
+            log.debug("statement %s: fused query failed (%s); running the batch step by step",
+                      self.statement.name, _first_line(error))
+            return None
 
     def _execute(self, rows: pa.Table) -> tuple[list[pa.Table], list[pa.Table]]:
         """Run the SELECT; on a row error, split the batch to isolate the failing rows."""
