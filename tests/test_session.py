@@ -128,6 +128,15 @@ def test_session_cancel(chain) -> None:
     assert chain.states[0].error == "cancelled"
 
 
+def test_session_step_after_cancel(chain) -> None:
+    chain.cancel()
+    with pytest.raises(Cancelled):
+        chain.step()
+    state = chain.step()
+    assert state.status == OK
+    assert state.error is None
+
+
 def test_session_seed_from_option(make_session, pipelines_dir: Path) -> None:
     assert make_session(pipelines_dir / "orders.sql").seed == 11
     assert make_session(pipelines_dir / "orders.sql", seed=3).seed == 3

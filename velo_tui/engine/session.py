@@ -326,7 +326,11 @@ class Session:
         return self.continue_(set(), progress)
 
     def cancel(self) -> None:
-        """Ask the running statement to stop after its current micro-batch."""
+        """Ask the running statement to stop after its current micro-batch.
+
+        The request is used up by the step it stops, so later steps run normally; a request made
+        while nothing runs stops the next step at once.
+        """
         self.cancel_event.set()
 
     def _run_statement(self, state: StatementState, progress: ProgressCallback | None) -> None:
@@ -370,6 +374,7 @@ class Session:
         except Cancelled:
             state.status = NOT_RUN
             state.error = "cancelled"
+            self.cancel_event.clear()
             raise
         except (StatementFailed, BrokerError) as error:
             state.status = FAILED
