@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 #: Records generated and produced per chunk, so memory grows with this, not with the record count.
 GENERATION_CHUNK = 50_000
 
+#: How often a paced wait watching both the cancel and the stop event looks at the second one.
+PACE_POLL_S = 0.05
+
 
 @dataclass
 class InputPlan:
@@ -78,8 +81,13 @@ class InputProducer:
         plan: InputPlan,
         progress: Callable[[InputProgress], None] | None = None,
         cancel: threading.Event | None = None,
+        stop: threading.Event | None = None,
     ) -> int:
-        """Fill `plan.topic`; return how many messages were produced."""
+        """Fill `plan.topic`; return how many messages were produced.
+
+        `cancel` abandons the statement (raising Cancelled); `stop` only ends production early,
+        keeping what was produced, as stress mode's `--duration` does.
+        """
         self.broker.create_topic(plan.topic, plan.partitions)
         produced = 0
         started = time.monotonic()
@@ -94,7 +102,11 @@ class InputProducer:
             total = max(total, produced)
             if progress is not None:
                 progress(InputProgress(plan.topic, produced, total))
-            self._pace(plan, produced, started, cancel)
+            self._pace(plan, produced, started, cancel, stop)
+            if stop is not None and stop.is_set():
+                log.info("input %s: production stopped after %d of %d message(s)",
+                         plan.source, produced, plan.records)
+                break
         log.info("input %s: produced %d message(s) to %s", plan.source, produced, plan.topic)
         return produced
 
@@ -148,15 +160,25 @@ class InputProducer:
         return batch.filter(pc.invert(too_large))
 
     @staticmethod
-    def _pace(plan: InputPlan, produced: int, started: float, cancel: threading.Event | None) -> None:
+    def _pace(
+        plan: InputPlan,
+        produced: int,
+        started: float,
+        cancel: threading.Event | None,
+        stop: threading.Event | None = None,
+    ) -> None:
         if not plan.rate_per_second:
             return
         due = started + produced / plan.rate_per_second
-        wait = due - time.monotonic()
-        if wait > 0:
-            # Pacing to rate_per_second is the requested behaviour; cancel ends the wait early.
-            if cancel is not None:
-                cancel.wait(wait)
+        # Pacing to rate_per_second is the requested behaviour; cancel or stop ends the wait early.
+        events = [event for event in (cancel, stop) if event is not None]
+        while (wait := due - time.monotonic()) > 0:
+            if any(event.is_set() for event in events):
+                return
+            if len(events) == 1:
+                events[0].wait(wait)
+            elif events:
+                events[0].wait(min(wait, PACE_POLL_S))
             else:
                 time.sleep(wait)
 

@@ -64,6 +64,12 @@ class SessionOptions:
     rate_per_second: float | None = None
     env: Mapping[str, str] | None = None
     broker: Broker | None = None  # an already open broker (tests, benchmarks)
+    #: Ignore the spec's per-input rate_per_second (stress mode); `rate_per_second` still applies.
+    unpaced: bool = False
+    #: When set, input production ends early and the statements run over what was produced.
+    input_stop: threading.Event | None = None
+    #: False skips the spec's assertions (stress mode, whose load differs from the spec's).
+    evaluate_assertions: bool = True
 
 
 @dataclass
@@ -370,7 +376,7 @@ class Session:
             state.status = OK
             if not state.output_columns:
                 state.output_columns = self._observed_output_columns(statement)
-            state.assertions = self._evaluate(state)
+            state.assertions = self._evaluate(state) if self.options.evaluate_assertions else []
         except Cancelled:
             state.status = NOT_RUN
             state.error = "cancelled"
@@ -420,7 +426,7 @@ class Session:
                 partitions=statement.source.partitions,
                 schema=None,
                 key_field=spec_input.key_field,
-                rate_per_second=self.options.rate_per_second or spec_input.rate_per_second,
+                rate_per_second=self._input_rate(spec_input.rate_per_second),
                 seed=input_seed(self.seed, spec_input.source),
                 location=location,
             )
@@ -442,10 +448,15 @@ class Session:
                     statement=statement.name, source=statement.source.name,
                     topic=statement.source.topic, partitions=statement.source.partitions,
                     schema=schema, records=self._record_count(None, schema),
-                    rate_per_second=self.options.rate_per_second,
+                    rate_per_second=self._input_rate(None),
                     seed=input_seed(self.seed, statement.source.name),
                 ))
         return plans
+
+    def _input_rate(self, spec_rate: float | None) -> float | None:
+        if self.options.rate_per_second or self.options.unpaced:
+            return self.options.rate_per_second
+        return spec_rate
 
     def _record_count(self, input_records: int | None, schema) -> int:
         if self.options.records is not None:
@@ -468,7 +479,9 @@ class Session:
             def on_input(event: InputProgress, name: str = state.name) -> None:
                 self._emit(progress, SessionEvent("input", name, event.produced, event.total, event.topic))
 
-            state.inputs_produced += producer.produce(plan, on_input, self.cancel_event)
+            state.inputs_produced += producer.produce(
+                plan, on_input, self.cancel_event, self.options.input_stop
+            )
 
     def _reject_inputs(self, state: StatementState, plan: InputPlan, rejected: pa.Table, messages: list[str]) -> None:
         entries = []
