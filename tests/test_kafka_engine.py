@@ -339,3 +339,107 @@ def test_second_session_counts_equal(session_factory):
     assert second_stats.records_out == first_stats.records_out
     assert second_stats.dlq == first_stats.dlq
     assert second.dlq.count == first.dlq.count
+
+
+# -- record views --------------------------------------------------------------------------------
+
+#: View requests compared between brokers: (method, reference, argument).
+VIEW_REQUESTS = (
+    ("head", "billed_readings", 7),
+    ("tail", "billed_readings", 7),
+    ("filter", "billed_readings", "kwh > 25 and phase = 2"),
+    ("filter", "billed_readings", "meter_id ~ m-0 or cost < 1"),
+    ("head", "kafka_e2e_meter_readings", 12),
+    ("tail", "meter_readings", 5),
+    ("head", "dlq", 50),
+    ("filter", "dlq", "stage = 'validate'"),
+    ("head", "kafka_e2e_meters.dlq", 50),
+)
+
+
+def comparable_page(session: Session, page) -> dict[str, Any]:
+    """Return a record page as data, with offsets counted from the session's start offsets.
+
+    DLQ entry rows name the source topic, partition and offset of the failed record. Other rows
+    carry the partition and offset of the record in the page's topic.
+    """
+    rows = []
+    for row in page.rows:
+        row = dict(row)
+        if page.label == "dlq":
+            row["offset"] = relative_offset(session, row["topic"], row["partition"], row["offset"])
+            row["_offset"] = relative_offset(session, row["topic"], row["_partition"], row["_offset"])
+        else:
+            row["_offset"] = relative_offset(session, page.topic, row["_partition"], row["_offset"])
+        rows.append(row)
+    return {
+        "label": page.label,
+        "topic": page.topic,
+        "columns": page.columns,
+        "total": page.total,
+        "matched": page.matched,
+        "rows": rows,
+    }
+
+
+def view_pages(session: Session) -> list[dict[str, Any]]:
+    from velo_tui.engine.views import TopicViews
+
+    views = TopicViews(session)
+    try:
+        return [comparable_page(session, getattr(views, method)(ref, argument))
+                for method, ref, argument in VIEW_REQUESTS]
+    finally:
+        views.close()
+
+
+def test_views_return_records(session_factory):
+    session = session_factory(DATA / "malformed.sql")
+    session.run_all()
+
+    pages = view_pages(session)
+
+    for (method, ref, argument), page in zip(VIEW_REQUESTS, pages, strict=True):
+        assert page["rows"], f"{method} {ref} {argument}"
+        assert page["matched"] >= len(page["rows"]), f"{method} {ref} {argument}"
+
+
+@pytest.mark.kafka
+def test_views_match_between_brokers(kafka_address):
+    embedded, kafka = run_on_both(kafka_address, DATA / "malformed.sql")
+
+    try:
+        embedded_pages = view_pages(embedded)
+        kafka_pages = view_pages(kafka)
+        for request, kafka_page, embedded_page in zip(VIEW_REQUESTS, kafka_pages, embedded_pages, strict=True):
+            assert kafka_page == embedded_page, request
+    finally:
+        embedded.close()
+        kafka.close()
+
+
+@pytest.mark.parametrize("sql_name", ["malformed.sql", "partitioned.sql"])
+def test_views_topics_match_produced(session_factory, sql_name):
+    from velo_tui.engine.views import TopicViews
+
+    session = session_factory(DATA / sql_name)
+    session.run_all()
+    state = session.states[0]
+    produced = {
+        state.statement.source.topic: state.inputs_produced,
+        state.statement.sink.topic: state.stats.records_out,
+        session.dlq_topic: session.dlq.count,
+    }
+    views = TopicViews(session)
+
+    infos = {info.name: info for info in views.topics()}
+    views.close()
+
+    for topic, count in produced.items():
+        info = infos[topic]
+        starts = session.offsets_for(topic)
+        from_start = sum(mark.high - starts.get(mark.partition, 0) for mark in info.partitions)
+        assert info.session_messages == count, topic
+        assert from_start == count, topic
+        assert len(info.partitions) == session.broker.partition_count(topic), topic
+    assert len(infos[state.statement.source.topic].partitions) == state.statement.source.partitions
