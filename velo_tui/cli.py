@@ -81,9 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-faults", action="store_true",
                         help="ignore the spec's fault_injection block")
     parser.add_argument("--rate", type=float, metavar="R",
-                        help="produce generated input at R records per second")
+                        help="produce generated input at R records per second; in stress mode, "
+                             "input is unpaced without --rate unless neither --records nor --rate "
+                             "is given, when the spec's stress_test.rate_per_second applies")
     parser.add_argument("--duration", type=float, metavar="S",
-                        help="stress mode: stop generating after S seconds")
+                        help="stress mode: stop producing input after S seconds and run the "
+                             "statements over what was produced (default: the spec's "
+                             "stress_test.duration_seconds when neither --records nor --rate is given)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log more on standard error (-v info, -vv debug)")
     parser.add_argument("--version", action="version", version=f"velo-tui {__version__}")
