@@ -251,3 +251,12 @@ def failing_broker() -> Iterator[Broker]:
     instance = FailingBroker()
     yield instance
     instance.close()
+
+
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+def broker_args(request: pytest.FixtureRequest) -> list[str]:
+    """Return the velo-tui options that select each broker in turn: none for the embedded broker,
+    then `--bootstrap-servers` with the test Kafka broker's address."""
+    if request.param == "embedded":
+        return []
+    return ["--bootstrap-servers", request.getfixturevalue("kafka_address")]

@@ -97,14 +97,6 @@ def embedded_sink_values(sql_path: Path) -> dict[str, list[bytes]]:
     return values
 
 
-@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
-def broker_args(request: pytest.FixtureRequest) -> list[str]:
-    """Return the command-line options that select each broker in turn."""
-    if request.param == "embedded":
-        return []
-    return ["--bootstrap-servers", request.getfixturevalue("kafka_address")]
-
-
 # -- runs that pass --------------------------------------------------------------------------------
 
 
