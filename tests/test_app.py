@@ -18,6 +18,7 @@ from velo_tui.messages import StatementProgress, TopicsLoaded
 from velo_tui.screens.error import ErrorScreen
 from velo_tui.screens.help import HelpScreen
 from velo_tui.screens.main import MainScreen
+from velo_tui.screens.output import CommandOutputScreen
 from velo_tui.screens.prompt import PromptScreen
 from velo_tui.screens.record_detail import RecordDetailScreen
 from velo_tui.widgets.dead_letters import DeadLetterPanel, DeadLetterTable
@@ -341,7 +342,7 @@ async def test_long_step_stays_responsive(app_factory, debug_sql, settle):
         await pilot.press("s")
         await asyncio.wait_for(topics_moved.wait(), timeout=120)
         await asyncio.wait_for(progress_seen.wait(), timeout=120)
-        topics_text = table_text(app.main_screen.query_one(TopicsPanel), 0, 4)
+        topics_text = table_text(app.main_screen.query_one(TopicsPanel), 0, 3)
         await pilot.press("question_mark")
         help_opened = isinstance(app.screen, HelpScreen)
         still_running = app.session.states[0].status == RUNNING
@@ -496,3 +497,61 @@ async def test_tricky_detail_keeps_full_value(app_factory, tricky_sql, settle):
         value = json.loads(app.screen.content.value)
         assert isinstance(app.screen, RecordDetailScreen)
         assert value["note"] == "x" * 300
+
+
+# -- command bar -------------------------------------------------------------------------------
+
+
+async def enter_command(pilot, settle, line: str) -> None:
+    await pilot.press("colon")
+    pilot.app.focused.value = line
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_command_bar_sets_breakpoint(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await enter_command(pilot, settle, "b enriched_orders")
+        assert "enriched_orders" in app.breakpoints
+        assert statement_lines(app)[1].startswith("●")
+
+
+async def test_command_bar_head_fills_records(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await enter_command(pilot, settle, "s")
+        await enter_command(pilot, settle, "head validated_orders -n 3")
+        panel = app.main_screen.query_one(RecordsPanel)
+        assert panel.table.row_count == 3
+        assert panel.border_title == f"records · validated_orders · 3 of {RECORDS}"
+
+
+async def test_command_bar_topics_opens_output(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await enter_command(pilot, settle, "topics")
+        screen = app.screen
+        assert isinstance(screen, CommandOutputScreen)
+        assert [row[0] for row in screen.rows][0] == "test_raw_orders"
+
+
+async def test_command_bar_bad_command_toasts(app_factory, debug_sql, settle):
+    notes = Notifications()
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await enter_command(pilot, settle, "frobnicate now")
+        assert isinstance(app.screen, MainScreen)
+        assert any("frobnicate" in text for text in notes.messages)
+
+
+async def test_command_bar_dlq_record(app_factory, dlq_sql, settle):
+    app = app_factory(dlq_sql)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter_command(pilot, settle, "s")
+        await enter_command(pilot, settle, "record dlq 1")
+        entry = app.session.dlq.snapshot()[0]
+        fields = dict(app.screen.content.fields)
+        assert isinstance(app.screen, RecordDetailScreen)
+        assert fields["error type"] == entry.error_type
+        assert fields["failed at"] == "not shown"

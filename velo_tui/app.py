@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 EXIT_INPUT = 2
 
+#: Toast lifetime with a frozen clock, in seconds: longer than any test takes.
+FROZEN_NOTIFICATION_TIMEOUT_S = 3600.0
+
 #: How long quitting waits for a cancelled statement to finish its micro-batch, in seconds.
 CLOSE_WAIT_S = 30.0
 
@@ -54,9 +57,14 @@ class VeloApp(App[None]):
         self.startup_error: str | None = None
         self._resolve_breakpoints(breakpoints)
         self.frozen_clock = frozen_clock
+        if frozen_clock:
+            # Toasts expire on the wall clock; a frozen clock keeps them until the screen is read.
+            self.NOTIFICATION_TIMEOUT = FROZEN_NOTIFICATION_TIMEOUT_S
         self.cursor_blink = cursor_blink
         self.views = views if views is not None else _make_views(session)
-        self._interpreter = interpreter
+        self.interpreter = interpreter if interpreter is not None else _make_interpreter(session, self.views)
+        # The command bar and the keys share one set, so `b NAME` and `b` agree.
+        self.interpreter.breakpoints = self.breakpoints
         #: Set while no statement runs; `run_app` waits for it before closing the session.
         self.engine_idle = threading.Event()
         self.engine_idle.set()
@@ -87,13 +95,6 @@ class VeloApp(App[None]):
                 self.breakpoints.add(self.session.pipeline.statement(name).name)
             except InputError as error:
                 log.warning("breakpoint %s from the test spec ignored: %s", name, error)
-
-    @property
-    def interpreter(self) -> Any:
-        """The command interpreter of the command bar, created on first use."""
-        if self._interpreter is None:
-            self._interpreter = _make_interpreter(self.session, self.breakpoints)
-        return self._interpreter
 
     @property
     def main_screen(self) -> MainScreen:
@@ -132,16 +133,7 @@ class VeloApp(App[None]):
         moment = datetime.datetime.fromtimestamp(seconds).astimezone()
         return moment.isoformat(timespec="milliseconds")
 
-    # -- commands ------------------------------------------------------------------------------
-
-    def show_command_result(self, line: str, result: Any) -> None:
-        """Show what a command-bar line returned (a toast, the records panel or a dialog)."""
-        if not getattr(result, "ok", True):
-            self.notify("\n".join(result.lines) or f"'{line}' failed", severity="error", markup=False)
-            return
-        lines = list(getattr(result, "lines", []) or [])
-        if lines:
-            self.notify("\n".join(lines[:8]), title=line, markup=False)
+    # -- command palette ---------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -163,10 +155,10 @@ def _make_views(session: Session) -> Any:
     return TopicViews(session)
 
 
-def _make_interpreter(session: Session, breakpoints: set[str]) -> Any:
+def _make_interpreter(session: Session, views: Any) -> Any:
     from velo_tui.commands import CommandInterpreter
 
-    return CommandInterpreter(session, breakpoints)
+    return CommandInterpreter(session, views=views)
 
 
 def create_app(

@@ -36,7 +36,7 @@ class StatementProgress(Message):
 
 @dataclass
 class RunOutcome:
-    """What a step, continue or run did: the statements that ran and why it stopped."""
+    """Outcome of a step, continue or run: the statements that ran and why it stopped."""
 
     command: str  # "step", "continue" or "run"
     ran: list[StatementState]

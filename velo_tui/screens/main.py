@@ -40,6 +40,7 @@ from velo_tui.messages import (
 )
 from velo_tui.screens.error import ErrorScreen
 from velo_tui.screens.help import HelpScreen
+from velo_tui.screens.output import CommandOutputScreen
 from velo_tui.screens.prompt import export_prompt, filter_prompt
 from velo_tui.screens.record_detail import RecordDetailScreen, dead_letter_content, record_content
 from velo_tui.widgets.command_bar import CommandBar
@@ -60,7 +61,7 @@ PROGRESS_INTERVAL_S = 0.1
 #: How often the topics panel re-reads watermarks while a statement runs, in seconds.
 TOPICS_REFRESH_S = 0.5
 
-#: Target name the DLQ panel stands for in export.
+#: Reference that names the DLQ entries in export, as the record views spell it.
 DLQ_TARGET = "dlq"
 
 #: Focus order of the panels for tab and shift+tab.
@@ -239,7 +240,7 @@ class MainScreen(Screen):
         session = self.velo.session
         relay = ProgressRelay(self.post_message)
         outcome = RunOutcome(command, [])
-        log.info("%s started", command)
+        log.info("engine %s started", command)
         try:
             if command == "step":
                 outcome.ran = [session.step(relay)]
@@ -255,7 +256,7 @@ class MainScreen(Screen):
             outcome.cancelled = True
         except VeloError as error:
             outcome.error = error
-            log.error("%s failed: %s", command, error)
+            log.error("engine %s failed: %s", command, error)
         finally:
             self.velo.engine_idle.set()
             self.post_message(RunFinished(outcome))
@@ -359,9 +360,9 @@ class MainScreen(Screen):
     # -- records -------------------------------------------------------------------------------
 
     def current_target(self) -> str | None:
-        """The statement or topic that head, tail, filter and export act on.
+        """Return the statement or topic that head, tail, filter and export act on.
 
-        It follows the focus: the highlighted topic when the topics panel has the focus, the DLQ
+        The target follows the focus: the highlighted topic when the topics panel has the focus, the DLQ
         when the DLQ panel has it (for export), else the highlighted statement.
         """
         focused = self.focused
@@ -436,7 +437,7 @@ class MainScreen(Screen):
     @on(RecordsLoaded)
     def on_records_loaded(self, message: RecordsLoaded) -> None:
         if message.request != self.records_request:
-            return  # an older request answered late
+            return  # the response to an older request arrived late
         self.records_page = message.page
         self.query_one(RecordsPanel).show_page(message.request, message.page)
 
@@ -518,8 +519,11 @@ class MainScreen(Screen):
 
     @on(DetailLoaded)
     def on_detail_loaded(self, message: DetailLoaded) -> None:
-        topic = self.records_page.topic if self.records_page is not None else ""
-        self.velo.push_screen(RecordDetailScreen(record_content(message.detail, topic)))
+        self.open_detail(message.detail)
+
+    def open_detail(self, detail: Any) -> None:
+        content = record_content(detail, detail.topic, hide_wall_clock=self.velo.frozen_clock)
+        self.velo.push_screen(RecordDetailScreen(content))
 
     def open_dead_letter(self) -> None:
         entry = self.query_one(DeadLetterTable).highlighted_entry
@@ -577,8 +581,39 @@ class MainScreen(Screen):
 
     @on(CommandFinished)
     def on_command_finished(self, message: CommandFinished) -> None:
-        self.velo.show_command_result(message.line, message.result)
+        self.show_command_result(message.result)
         self.refresh_statements()
+
+    def show_command_result(self, result: Any) -> None:
+        """Show a command's result: records in the records panel, tables in a dialog, the rest as a toast."""
+        notify = self.velo.notify
+        if not result.ok:
+            notify("\n".join(result.lines) or result.title, title=result.title, severity="error", markup=False)
+        elif result.kind == "quit":
+            self.action_quit()
+        elif result.kind == "records" and result.page is not None:
+            self.show_command_page(result)
+        elif result.kind == "record" and result.detail is not None:
+            self.open_detail(result.detail)
+        elif result.table is not None:
+            lines = result.lines if result.kind in ("dlq", "inspect") else []
+            self.velo.push_screen(CommandOutputScreen(result.title, lines, result.table.columns, result.table.rows))
+        elif result.lines:
+            notify("\n".join(result.lines), title=result.title, markup=False)
+        if result.kind == "step":
+            self.load_topics()
+            self.load_dead_letters()
+
+    def show_command_page(self, result: Any) -> None:
+        page = result.page
+        mode = result.title.split(" ", 1)[0]
+        request = RecordsRequest(page.label, mode, page.offset, max(len(page.rows), 1), page.expression)
+        if page.expression:
+            self.filter_expression[page.label] = page.expression
+        self.records_request = request
+        self.records_page = page
+        self.query_one(RecordsPanel).show_page(request, page)
+        self.velo.notify(result.title, markup=False)
 
     # -- dialogs, focus, quit ------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ class PromptScreen(ModalScreen[str | None]):
 
 
 def filter_prompt(target: str, expression: str, cursor_blink: bool = True) -> PromptScreen:
-    """Return the dialog that asks for a filter expression on `target`."""
+    """Return the dialog that requests a filter expression for `target`."""
     return PromptScreen(
         f"filter · {target}", FILTER_HELP, expression,
         placeholder="line_total > 1000", dialog_id="filter-dialog", cursor_blink=cursor_blink,
@@ -61,7 +61,7 @@ def filter_prompt(target: str, expression: str, cursor_blink: bool = True) -> Pr
 
 
 def export_prompt(target: str, path: str, cursor_blink: bool = True) -> PromptScreen:
-    """Return the dialog that asks where to export `target`."""
+    """Return the dialog that requests the file to export `target` to."""
     return PromptScreen(
         f"export · {target}", EXPORT_HELP, path,
         placeholder="records.json", dialog_id="export-dialog", cursor_blink=cursor_blink,

@@ -1,8 +1,8 @@
 """The record detail dialog: one record or DLQ entry in full, with pretty-printed JSON.
 
-For a record it shows topic, partition, offset, timestamp, key and headers; for a DLQ entry it
-adds the failure context (statement, stage, error type, field, message, fault tag, recoverable,
-failure time). Every value is escaped text; nothing from the record is read as markup.
+For a record it shows topic, partition, offset, timestamp, key and headers. For a DLQ entry it
+adds the failure context: statement, stage, error type, field, message, fault tag, recoverable
+and failure time. Every value is escaped text, and nothing from the record is read as markup.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from velo_tui.widgets.text import escape_control, format_value, label
 
 @dataclass
 class DetailContent:
-    """What the dialog shows: labelled metadata and the message value as text."""
+    """Content of the detail dialog: labelled metadata and the message value as text."""
 
     title: str
     fields: list[tuple[str, str]]
@@ -82,8 +82,12 @@ def _header_pairs(headers: Any) -> list[tuple[str, str]]:
     return pairs
 
 
-def record_content(record: Any, topic: str) -> DetailContent:
-    """Describe a record: a `RecordDetail` from the record views, or a row of the records table."""
+def record_content(record: Any, topic: str, hide_wall_clock: bool = False) -> DetailContent:
+    """Describe a record: a `RecordDetail` from the record views, or a row of the records table.
+
+    A DLQ entry's `RecordDetail` carries its failure context, which comes first; with
+    `hide_wall_clock` its failure time is left out (snapshot tests freeze the clock).
+    """
     if isinstance(record, dict):
         fields_only = {k: v for k, v in record.items() if k not in PSEUDO_COLUMNS}
         return DetailContent(
@@ -104,7 +108,13 @@ def record_content(record: Any, topic: str) -> DetailContent:
         ("timestamp", format_timestamp(record.timestamp_ms)),
         ("key", _text(record.key)),
     ]
-    if record.label != record.topic:
+    context = [
+        (name, "not shown" if hide_wall_clock and name == "failed at" else value)
+        for name, value in getattr(record, "context", [])
+    ]
+    if context:
+        fields = context + [item for item in fields if item[0] != "topic"]
+    elif record.label != record.topic:
         fields.insert(0, ("statement", record.label))
     return DetailContent(
         title=f"record · {record.topic}[{_text(record.partition)}]@{_text(record.offset)}",

@@ -10,12 +10,13 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from velo_tui.engine.dlq import DeadLetterEntry
+from velo_tui.widgets.tables import fill_table
 from velo_tui.widgets.text import cell
 
-#: Entries listed at most; the title says how many the DLQ holds in all.
+#: Maximum entries listed; the title gives how many the DLQ stores in all.
 DLQ_WINDOW = 500
 
-EMPTY_HINT = "No DLQ entries. Records that fail to decode, validate or run land here."
+EMPTY_HINT = "No DLQ entries: records that fail to decode, validate or run land here."
 
 COLUMNS = ("#", "statement", "stage", "error type", "field", "message", "source")
 
@@ -35,14 +36,13 @@ class DeadLetterTable(DataTable):
         self.entries: list[DeadLetterEntry] = []
 
     def on_mount(self) -> None:
-        for name in COLUMNS:
-            self.add_column(Text(name, justify="right" if name == "#" else "left"))
+        self.show_entries([])
 
     def show_entries(self, entries: Sequence[DeadLetterEntry]) -> None:
         cursor = self.cursor_row
-        self.clear()
         self.entries = list(entries[:DLQ_WINDOW])
-        self.add_rows(
+        headers = [(Text(name, justify="right" if name == "#" else "left"), name) for name in COLUMNS]
+        rows = [
             [
                 cell(number),
                 cell(entry.statement, 20),
@@ -53,7 +53,8 @@ class DeadLetterTable(DataTable):
                 cell(source_position(entry), 36),
             ]
             for number, entry in enumerate(self.entries, start=1)
-        )
+        ]
+        fill_table(self, headers, rows)
         if self.entries:
             self.move_cursor(row=min(cursor, len(self.entries) - 1), animate=False)
 

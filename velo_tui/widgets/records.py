@@ -16,17 +16,18 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from velo_tui.engine.pipeline import PSEUDO_COLUMNS
+from velo_tui.widgets.tables import fill_table
 from velo_tui.widgets.text import cell, label
 
 #: Records fetched per page.
 PAGE_SIZE = 100
 
-EMPTY_HINT = "No records shown. Step a statement with s, then press h (head) or t (tail)."
+EMPTY_HINT = "No records shown: step with s, then press h (head) or t (tail)."
 
 
 @dataclass(frozen=True)
 class RecordsRequest:
-    """What the records panel shows: a statement or topic, a window and an optional filter."""
+    """Request for the records panel: a statement or topic, a window and an optional filter."""
 
     target: str
     mode: str  # "head", "tail", "filter" or "page"
@@ -58,19 +59,19 @@ class RecordsTable(DataTable):
 
     def show_rows(self, columns: list[str], rows: list[dict[str, Any]]) -> None:
         """Replace the table with `rows`: partition, offset and key first, then the fields."""
-        self.clear(columns=True)
         fields = [name for name in columns if name not in PSEUDO_COLUMNS]
-        self.add_column(Text("p", justify="right"), key="_partition")
-        self.add_column(Text("offset", justify="right"), key="_offset")
-        self.add_column(Text("key"), key="_key")
-        for name in fields:
-            self.add_column(label(name), key=f"field:{name}")
+        headers = [
+            (Text("p", justify="right"), "_partition"),
+            (Text("offset", justify="right"), "_offset"),
+            (Text("key"), "_key"),
+        ] + [(label(name), f"field:{name}") for name in fields]
         self.records = list(rows)
-        self.add_rows(
+        cells = [
             [cell(row.get("_partition")), cell(row.get("_offset")), cell(row.get("_key"))]
             + [cell(row.get(name)) for name in fields]
             for row in self.records
-        )
+        ]
+        fill_table(self, headers, cells)
 
     @property
     def highlighted_record(self) -> dict[str, Any] | None:

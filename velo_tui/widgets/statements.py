@@ -56,7 +56,8 @@ def statement_prompt(
     format_duration: Callable[[float], str | None],
 ) -> Text:
     """Build the two-line entry of one statement (no markup: names come from the SQL file)."""
-    text = Text(end="")
+    # Lines longer than the panel end in an ellipsis instead of wrapping under the mark column.
+    text = Text(end="", no_wrap=True, overflow="ellipsis")
     text.append(BREAKPOINT_MARK if has_breakpoint else " ", style="bold red")
     text.append(f" {number}. ")
     text.append(STATUS_MARKS.get(state.status, "?") + " ", style=STATUS_STYLES.get(state.status, ""))
