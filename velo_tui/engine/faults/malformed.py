@@ -72,9 +72,10 @@ def _json_type(value: Any) -> str:
 def _field_types(record: dict[str, Any], schema: Schema | None) -> dict[str, tuple[str, bool, dict]]:
     """Map each field in `record` to (type, nullable, constraints), from the schema where known."""
     types: dict[str, tuple[str, bool, dict]] = {}
+    declared = {spec.name: spec for spec in schema.fields} if schema is not None else {}
     for name, value in record.items():
-        if schema is not None and schema.has_field(name):
-            spec = schema.field(name)
+        spec = declared.get(name)
+        if spec is not None:
             types[name] = (spec.type, spec.nullable, spec.constraints)
         else:
             types[name] = (_json_type(value), value is None, {})
