@@ -9,10 +9,13 @@ until the failing records are isolated, so one poison record never costs its bat
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -47,6 +50,11 @@ ROW_ERRORS = (
 )
 
 
+#: Worker threads per statement: one per core, at most two. Each micro-batch in flight holds
+#: its decoded rows in memory. NOTE: more than two workers were not measured.
+DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+
 class StatementFailed(VeloError):
     """The statement itself is wrong (not one of its records): it stops with this message."""
 
@@ -71,6 +79,18 @@ class StatementStats:
     @property
     def balanced(self) -> bool:
         return self.records_in == self.records_out + self.filtered + self.dlq + self.dlq_dropped
+
+
+@dataclass
+class _BatchResult:
+    """A micro-batch processed up to producing: what the executor's own thread still does."""
+
+    messages: pa.Table  # the consumed batch
+    outputs: list[pa.Table]  # PRODUCE_SCHEMA batches for the sink topic, in order
+    failures: pa.Table  # FAILURE_SCHEMA
+    passed_sql: int  # rows that passed decoding and the SELECT without error
+    executed: int  # rows the SELECT returned
+    started: float  # time.perf_counter() when its processing began
 
 
 @dataclass
@@ -100,6 +120,7 @@ class StatementExecutor:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         delay_ms: Callable[[], int] | None = None,
         start_offsets: Mapping[int, int] | None = None,
+        workers: int = DEFAULT_WORKERS,
     ) -> None:
         self.statement = statement
         self.broker = broker
@@ -111,7 +132,12 @@ class StatementExecutor:
         self.delay_ms = delay_ms
         self.start_offsets = dict(start_offsets or {})
         self.stats = StatementStats()
-        self._fused: FusedStatement | bool | None = None  # False: no fused query for this statement
+        self.workers = max(1, workers)
+        self.setup_sql = list(setup_sql)
+        # Per connection: the bound fused query, or False when the statement has none.
+        self._fused: dict[int, FusedStatement | bool] = {}
+        self._local = threading.local()
+        self._worker_connections: list[duckdb.DuckDBPyConnection] = []
         self.con = duckdb.connect()
         for sql in setup_sql:
             self.con.execute(sql)
@@ -133,26 +159,27 @@ class StatementExecutor:
             statement.name, total, statement.source.topic, statement.sink.topic,
         )
         started = time.perf_counter()
+        # Worker threads decode, query and encode the next micro-batches (DuckDB releases the
+        # GIL) while this thread produces finished ones and records their DLQ entries, strictly
+        # in consumption order, so the sink topic and the DLQ are the same as one by one.
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="velo-batch")
+        pending: deque[Future[_BatchResult]] = deque()
         try:
             batches = self.broker.consume(
                 statement.source.topic, self.batch_size, self.start_offsets
             )
             for messages in batches:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled(f"statement {statement.name} cancelled")
-                batch_started = time.perf_counter()
-                self._process(messages)
-                self._apply_delay()
-                self.stats.batches += 1
-                self.stats.batch_latencies_s.append(time.perf_counter() - batch_started)
-                if progress is not None:
-                    progress(
-                        BatchProgress(
-                            statement.name, self.stats.records_in, total,
-                            self.stats.records_out, self.stats.errors,
-                        )
-                    )
+                self._check_cancel(cancel)
+                pending.append(pool.submit(self._compute, messages))
+                if len(pending) >= self.workers:
+                    self._check_cancel(cancel)
+                    self._complete(pending.popleft().result(), total, progress)
+            while pending:
+                self._check_cancel(cancel)
+                self._complete(pending.popleft().result(), total, progress)
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._close_worker_connections()
             self.stats.duration_s = time.perf_counter() - started
         log.info(
             "statement %s: %d in, %d out, %d filtered, %d DLQ, %d dropped in %.3f s",
@@ -167,77 +194,134 @@ class StatementExecutor:
 
     # -- one micro-batch ---------------------------------------------------------------------
 
-    def _process(self, messages: pa.Table) -> None:
-        self.stats.records_in += messages.num_rows
-        encoded_tables, failures, passed_sql = self._encode_batch(messages)
-        executed = sum(table.num_rows for table in encoded_tables)
+    def _check_cancel(self, cancel: threading.Event | None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"statement {self.statement.name} cancelled")
 
-        produced = 0
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """Return the calling worker thread's connection: a cursor on this executor's database."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self.con.cursor()
+            for sql in self.setup_sql:
+                con.execute(sql)
+            self._local.con = con
+            self._worker_connections.append(con)
+        return con
+
+    def _close_worker_connections(self) -> None:
+        for con in self._worker_connections:
+            con.close()
+        self._worker_connections.clear()
+        self._local = threading.local()
+        self._fused.clear()
+
+    def _compute(self, messages: pa.Table) -> _BatchResult:
+        """Process one micro-batch up to the messages to produce (in a worker thread)."""
+        started = time.perf_counter()
+        con = self._connection()
+        encoded_tables, failures, passed_sql = self._encode_batch(con, messages)
+        outputs = []
         for table in encoded_tables:
             encoded = finish_encoding(table, messages, self.statement.key_column)
             failures.append(encoded.failures)
             batch, too_large = self._split_oversized(encoded.messages, encoded.rows)
             failures.append(too_large)
             if batch.num_rows:
-                self.broker.produce(self.statement.sink.topic, batch)
-                produced += batch.num_rows
+                outputs.append(batch)
+        return _BatchResult(
+            messages=messages,
+            outputs=outputs,
+            failures=pa.concat_tables(failures) if failures else FAILURE_SCHEMA.empty_table(),
+            passed_sql=passed_sql,
+            executed=sum(table.num_rows for table in encoded_tables),
+            started=started,
+        )
 
-        failure_table = pa.concat_tables(failures) if failures else FAILURE_SCHEMA.empty_table()
+    def _complete(
+        self,
+        result: _BatchResult,
+        total: int,
+        progress: Callable[[BatchProgress], None] | None,
+    ) -> None:
+        """Produce a processed micro-batch, record its DLQ entries and count it (this thread)."""
+        self.stats.records_in += result.messages.num_rows
+        produced = 0
+        for batch in result.outputs:
+            self.broker.produce(self.statement.sink.topic, batch)
+            produced += batch.num_rows
         self.stats.records_out += produced
-        self.stats.filtered += passed_sql - executed
-        self._dead_letter(messages, failure_table)
+        self.stats.filtered += result.passed_sql - result.executed
+        self._dead_letter(result.messages, result.failures)
+        self._apply_delay()
+        self.stats.batches += 1
+        # Latency runs from the start of the batch's processing to its last produced message.
+        self.stats.batch_latencies_s.append(time.perf_counter() - result.started)
+        if progress is not None:
+            progress(
+                BatchProgress(
+                    self.statement.name, self.stats.records_in, total,
+                    self.stats.records_out, self.stats.errors,
+                )
+            )
 
-    def _encode_batch(self, messages: pa.Table) -> tuple[list[pa.Table], list[pa.Table], int]:
+    def _encode_batch(
+        self, con: duckdb.DuckDBPyConnection, messages: pa.Table
+    ) -> tuple[list[pa.Table], list[pa.Table], int]:
         """Decode, run the SELECT and encode; return encoded tables, failures and the count of
         rows that passed the SELECT without error (filtered or not)."""
         if self.decoder.trusted:
-            encoded_tables = self._run_fused(with_row_numbers(messages))
+            encoded_tables = self._run_fused(con, with_row_numbers(messages))
             if encoded_tables is not None:
                 return encoded_tables, [], messages.num_rows
 
-        decoded = self.decoder.decode(self.con, messages)
+        decoded = self.decoder.decode(con, messages)
         if decoded.rows.num_rows and not self.decoder.trusted:
-            encoded_tables = self._run_fused(decoded.rows)
+            encoded_tables = self._run_fused(con, decoded.rows)
             if encoded_tables is not None:
                 return encoded_tables, [decoded.failures], decoded.rows.num_rows
 
-        results, execute_failures = self._execute(decoded.rows)
+        results, execute_failures = self._execute(decoded.rows, con)
         encoded_tables = [
-            encode_table(self.con, result, self.statement.key_column)
+            encode_table(con, result, self.statement.key_column)
             for result in results
             if result.num_rows
         ]
         passed_sql = decoded.rows.num_rows - sum(f.num_rows for f in execute_failures)
         return encoded_tables, [decoded.failures, *execute_failures], passed_sql
 
-    def _run_fused(self, table: pa.Table) -> list[pa.Table] | None:
+    def _run_fused(self, con: duckdb.DuckDBPyConnection, table: pa.Table) -> list[pa.Table] | None:
         """Run the fused query over `table`; None means: use the separate queries instead."""
-        if self._fused is None:
+        fused = self._fused.get(id(con))
+        if fused is None:
             decoded_schema = None if self.decoder.trusted else table.schema
-            self._fused = fuse_statement(self.con, self.statement, self.decoder, decoded_schema) or False
-        if self._fused is False or table.schema != self._fused.input_schema:
+            fused = fuse_statement(con, self.statement, self.decoder, decoded_schema) or False
+            self._fused[id(con)] = fused
+        if fused is False or table.schema != fused.input_schema:
             return None
         try:
-            return [self._fused.run(self.con, table)]
+            return [fused.run(con, table)]
         except duckdb.Error as error:
             # A record made the query fail: the separate queries isolate it.
             log.debug("statement %s: fused query failed (%s); running the batch step by step",
                       self.statement.name, _first_line(error))
             return None
 
-    def _execute(self, rows: pa.Table) -> tuple[list[pa.Table], list[pa.Table]]:
+    def _execute(
+        self, rows: pa.Table, con: duckdb.DuckDBPyConnection | None = None
+    ) -> tuple[list[pa.Table], list[pa.Table]]:
         """Run the SELECT; on a row error, split the batch to isolate the failing rows."""
         if rows.num_rows == 0:
             return [], []
         try:
-            return [self._run_sql(rows)], []
+            return [self._run_sql(rows, con)], []
         except ROW_ERRORS as error:
             if rows.num_rows == 1:
                 row_id = rows.column(ROW_ID_COLUMN)[0].as_py()
                 return [], [_sql_failure(row_id, error)]
             middle = rows.num_rows // 2
-            left_results, left_failures = self._execute(rows.slice(0, middle))
-            right_results, right_failures = self._execute(rows.slice(middle))
+            left_results, left_failures = self._execute(rows.slice(0, middle), con)
+            right_results, right_failures = self._execute(rows.slice(middle), con)
             return left_results + right_results, left_failures + right_failures
         except duckdb.Error as error:
             raise StatementFailed(
@@ -245,12 +329,13 @@ class StatementExecutor:
                 f"DuckDB: {_first_line(error)}"
             ) from error
 
-    def _run_sql(self, rows: pa.Table) -> pa.Table:
-        self.con.register(SOURCE_RELATION, rows)
+    def _run_sql(self, rows: pa.Table, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+        con = con or self.con
+        con.register(SOURCE_RELATION, rows)
         try:
-            return self.con.sql(self.statement.duckdb_sql).to_arrow_table()
+            return con.sql(self.statement.duckdb_sql).to_arrow_table()
         finally:
-            self.con.unregister(SOURCE_RELATION)
+            con.unregister(SOURCE_RELATION)
 
     def _split_oversized(self, batch: pa.Table, rows: pa.Array) -> tuple[pa.Table, pa.Table]:
         sizes = pc.binary_length(batch.column("value"))
