@@ -555,3 +555,44 @@ async def test_command_bar_dlq_record(app_factory, dlq_sql, settle):
         assert isinstance(app.screen, RecordDetailScreen)
         assert fields["error type"] == entry.error_type
         assert fields["failed at"] == "not shown"
+
+
+async def test_palette_step_runs(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Step (s)")
+        await command.callback()
+        await settle(pilot)
+        assert app.session.states[0].status == OK
+
+
+async def test_q_while_running_stops_engine(app_factory, debug_sql):
+    started = asyncio.Event()
+
+    def watch(message) -> None:
+        if isinstance(message, StatementProgress) and message.event.kind == "batch":
+            started.set()
+
+    app = app_factory(debug_sql, SessionOptions(records=1_000_000))
+    async with app.run_test(size=SIZE, message_hook=watch) as pilot:
+        await pilot.press("s")
+        await asyncio.wait_for(started.wait(), timeout=120)
+        await pilot.press("q")
+    stopped = await asyncio.to_thread(app.engine_idle.wait, 60)
+    assert app.return_code == 0
+    assert stopped
+    assert app.session.states[0].status == NOT_RUN
+
+
+async def test_run_keys_greyed_when_finished(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.main_screen
+        before = screen.check_action("step", ())
+        await pilot.press("r")
+        await settle(pilot)
+        assert before is True
+        assert screen.check_action("step", ()) is None
+        assert screen.check_action("run", ()) is None
+        assert screen.check_action("cancel", ()) is None

@@ -13,24 +13,16 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-#: Command-bar commands (the same set `--repl` reads), as (syntax, what it does).
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("s, step", "run the next statement"),
-    ("c, continue", "run until a statement with a breakpoint has completed"),
-    ("r, run", "run every remaining statement"),
-    ("b STMT / u STMT", "set / remove a breakpoint (STMT: name or 1-based number)"),
-    ("cb, clear", "remove every breakpoint"),
-    ("l, list", "list statements with their status"),
-    ("i STMT, inspect", "record count and fields of a statement's output"),
-    ("st, status", "where the session stands"),
-    ("topics", "topics with per-partition low and high watermarks"),
-    ("schema TOPIC|STMT", "field names and types"),
-    ("head|tail TARGET [-n N]", "first or last N records"),
-    ("filter TARGET EXPR", "records matching EXPR, e.g. price > 100 and tier ~ PREM"),
-    ("export TARGET|dlq FILE", "write records to .json, .jsonl, .csv or .parquet"),
-    ("dlq [STMT]", "DLQ entries, of one statement or all"),
-    ("q, quit", "leave the debugger"),
-)
+from velo_tui.commands import COMMANDS
+
+
+def command_rows() -> list[tuple[str, str]]:
+    """Return (synopsis, description) of every command-bar command, as `--repl` reads them too."""
+    rows = []
+    for spec in COMMANDS:
+        words = ", ".join([*spec.aliases, spec.name])
+        rows.append((f"{words} {spec.usage}".strip(), spec.description))
+    return rows
 
 
 class HelpScreen(ModalScreen[None]):
@@ -61,12 +53,13 @@ class HelpScreen(ModalScreen[None]):
         commands = Table.grid(padding=(0, 2))
         commands.add_column(style="bold", no_wrap=True)
         commands.add_column()
-        for syntax, description in COMMANDS:
-            commands.add_row(Text(syntax), Text(description))
+        for synopsis, description in command_rows():
+            commands.add_row(Text(synopsis), Text(description))
         return Group(
             Text("keys", style="bold underline"), keys,
             Text("\ncommand bar (press :)", style="bold underline"), commands,
-            Text("\nEvery key is also in the command palette (ctrl+p).", style="dim"),
+            Text("\n<stmt> is a statement name or its number from 1; <topic> is a topic name.", style="dim"),
+            Text("Every key is also in the command palette (ctrl+p).", style="dim"),
         )
 
     def action_close(self) -> None:

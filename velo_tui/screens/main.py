@@ -93,7 +93,8 @@ class ProgressRelay:
         if event.kind in PROGRESS_KINDS:
             key = (event.statement, event.kind)
             now = time.monotonic()
-            if now - self._last.get(key, 0.0) < self.interval_s and event.done < event.total:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval_s and event.done < event.total:
                 return
             self._last[key] = now
         self.post(StatementProgress(event))
@@ -121,9 +122,9 @@ class MainScreen(Screen):
                 tooltip="Type a debug command"),
         Binding("question_mark", "help", "help", key_display="?", id="help",
                 tooltip="List keys and commands"),
+        Binding("q", "quit", "quit", id="quit", tooltip="Leave the debugger"),
         Binding("x", "cancel", "cancel", id="cancel",
                 tooltip="Stop the running statement after its current micro-batch"),
-        Binding("q", "quit", "quit", id="quit", tooltip="Leave the debugger"),
         Binding("tab", "focus_panel(1)", "next panel", show=False, id="next-panel",
                 tooltip="Move the focus to the next panel"),
         Binding("shift+tab", "focus_panel(-1)", "previous panel", show=False, id="previous-panel",
@@ -157,7 +158,7 @@ class MainScreen(Screen):
                 yield RecordsPanel(id="records-panel")
                 yield DeadLetterPanel(id="dlq-panel")
         yield CommandBar(id="command-bar", cursor_blink=self.velo.cursor_blink)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         for selector in ("#statements", "#topics", "#records-panel", "#dlq-panel"):
@@ -205,6 +206,14 @@ class MainScreen(Screen):
 
     # -- running statements --------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # None greys a key out in the footer: nothing to run, or nothing to cancel.
+        if action in ("step", "continue", "run"):
+            return None if self.running or self.velo.session.finished else True
+        if action == "cancel":
+            return True if self.running else None
+        return True
+
     def action_step(self) -> None:
         self.start_run("step")
 
@@ -234,6 +243,7 @@ class MainScreen(Screen):
         self._topics_timer = self.set_interval(TOPICS_REFRESH_S, self.load_topics)
         self.run_engine(command, set(self.velo.breakpoints))
         self.refresh_statements()
+        self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
     def run_engine(self, command: str, breakpoints: set[str]) -> None:
@@ -282,6 +292,7 @@ class MainScreen(Screen):
     def on_run_finished(self, message: RunFinished) -> None:
         outcome = message.outcome
         self.running = False
+        self.refresh_bindings()
         self.progress.clear()
         if self._topics_timer is not None:
             self._topics_timer.stop()
@@ -656,6 +667,7 @@ class MainScreen(Screen):
         log.error("worker %s (%s) failed: %r", worker.name, worker.group, error, exc_info=error)
         if worker.group == "engine":
             self.running = False
+            self.refresh_bindings()
             if self._topics_timer is not None:
                 self._topics_timer.stop()
                 self._topics_timer = None

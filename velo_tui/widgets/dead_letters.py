@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
@@ -30,6 +31,8 @@ def source_position(entry: DeadLetterEntry) -> str:
 
 class DeadLetterTable(DataTable):
     """One row per DLQ entry; `enter` opens the entry's full error context."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "detail", id="dlq.detail")]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)

@@ -49,6 +49,7 @@ class RecordsTable(DataTable):
     """The rows of one page; `enter` opens the highlighted record."""
 
     BINDINGS = [
+        Binding("enter", "select_cursor", "detail", id="records.detail"),
         Binding("n", "screen.next_page", "next page", id="records.next-page"),
         Binding("p", "screen.previous_page", "previous page", id="records.previous-page"),
     ]

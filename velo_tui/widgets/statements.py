@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -69,6 +70,8 @@ def statement_prompt(
 
 class StatementsPanel(OptionList):
     """Statements in execution order; the highlighted one is the target of `b`, `h`, `t`."""
+
+    BINDINGS = [Binding("enter", "select", "head", id="statements.head")]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from velo_tui.widgets.tables import fill_table
@@ -21,6 +22,8 @@ WATERMARK_COLUMNS_WIDTH = 20
 
 class TopicsPanel(DataTable):
     """One row per partition; the highlighted row's topic is the target of `h`, `t`, `/`, `e`."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "head", id="topics.head")]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
