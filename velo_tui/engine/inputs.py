@@ -8,7 +8,9 @@ import logging
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 
 #: Records generated and produced per chunk, so memory grows with this, not with the record count.
 GENERATION_CHUNK = 50_000
+
+#: Threads that generate chunks ahead of the one being faulted and produced.
+GENERATION_WORKERS = 2
 
 #: How often a paced wait watching both the cancel and the stop event looks at the second one.
 PACE_POLL_S = 0.05
@@ -123,15 +128,31 @@ class InputProducer:
             return
         if plan.schema is None or plan.records <= 0:
             return
+        yield from self._generated(plan)
+
+    def _generated(self, plan: InputPlan):
+        """Yield the generated chunks of `plan`, faulted, in order.
+
+        Worker threads generate the next chunks (the JSON encoding runs in DuckDB, which
+        releases the GIL) while this thread applies faults, which must see the chunks in order.
+        """
         from velo_tui.engine.generate import generate_records
 
         chunk = self._chunk_size(plan)
-        for start in range(0, plan.records, chunk):
-            count = min(chunk, plan.records - start)
-            batch = generate_records(
-                plan.schema, count, plan.seed, key_field=plan.key_field, start_index=start
-            )
-            yield from self._faulted(plan, batch)
+        pool = ThreadPoolExecutor(max_workers=GENERATION_WORKERS, thread_name_prefix="velo-generate")
+        pending: deque[Future[pa.Table]] = deque()
+        try:
+            for start in range(0, plan.records, chunk):
+                pending.append(pool.submit(
+                    generate_records, plan.schema, min(chunk, plan.records - start), plan.seed,
+                    key_field=plan.key_field, start_index=start,
+                ))
+                if len(pending) > GENERATION_WORKERS:
+                    yield from self._faulted(plan, pending.popleft().result())
+            while pending:
+                yield from self._faulted(plan, pending.popleft().result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
     def _chunk_size(plan: InputPlan) -> int:
