@@ -7,11 +7,15 @@ A consumed batch follows `MESSAGE_SCHEMA`; a batch to produce follows `PRODUCE_S
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 HEADER_TYPE = pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))
 
@@ -84,6 +88,48 @@ def make_produce_batch(
         ],
         schema=PRODUCE_SCHEMA,
     )
+
+
+_thread_local = threading.local()
+
+
+def choose_partitions(batch: pa.Table, count: int, round_robin_start: int) -> pa.Array:
+    """Pick a partition per message of a produce batch with `count` (> 1) partitions.
+
+    A given partition is kept; a keyed message goes to DuckDB's `hash(key) % count`; a message
+    without key takes the next partition round robin from `round_robin_start`. Both brokers use
+    this rule, so a record lands on the same partition and offset wherever it runs.
+    """
+    con = getattr(_thread_local, "connection", None)
+    if con is None:
+        con = _thread_local.connection = duckdb.connect()
+    unplaced = pc.and_(pc.is_null(batch.column("partition")), pc.is_null(batch.column("key")))
+    # Position of each unkeyed message among the unkeyed ones, so the round robin has no gaps.
+    sequence = np.cumsum(np.asarray(unplaced.combine_chunks(), dtype=np.int64)) - 1
+    placed = pa.table(
+        {
+            "key": batch.column("key"),
+            "partition": batch.column("partition"),
+            "round_robin": pa.array((sequence + round_robin_start) % count, pa.int64()),
+        }
+    )
+    chosen = con.sql(
+        f"""
+        SELECT CAST(CASE
+            WHEN partition IS NOT NULL THEN partition
+            WHEN key IS NOT NULL THEN hash(key) % {int(count)}
+            ELSE round_robin
+        END AS INTEGER) AS partition
+        FROM placed
+        """
+    ).to_arrow_table()
+    return chosen.column(0).combine_chunks()
+
+
+def null_key_count(batch: pa.Table) -> int:
+    """Count the messages that take a round-robin partition (no partition and no key)."""
+    unplaced = pc.and_(pc.is_null(batch.column("partition")), pc.is_null(batch.column("key")))
+    return int(pc.sum(pc.cast(unplaced, pa.int64())).as_py() or 0)
 
 
 class Broker(ABC):

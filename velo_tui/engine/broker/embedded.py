@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +20,8 @@ from velo_tui.engine.broker.base import (
     PRODUCE_SCHEMA,
     Broker,
     PartitionWatermarks,
+    choose_partitions,
+    null_key_count,
 )
 from velo_tui.engine.errors import InputError
 
@@ -88,19 +89,8 @@ class EmbeddedBroker(Broker):
                 raise InputError(f"topic '{topic}' has 1 partition; a message asked for another")
             return pa.nulls(batch.num_rows, pa.int32())
         start = self._round_robin.get(topic, 0)
-        self._round_robin[topic] = start + batch.num_rows
-        keys = batch.select(["key", "partition"])
-        chosen = duckdb.sql(
-            f"""
-            SELECT CAST(CASE
-                WHEN partition IS NOT NULL THEN partition
-                WHEN key IS NOT NULL THEN hash(key) % {count}
-                ELSE ({start} + row_number() OVER () - 1) % {count}
-            END AS INTEGER) AS partition
-            FROM keys
-            """
-        ).to_arrow_table()
-        result = chosen.column(0).combine_chunks()
+        self._round_robin[topic] = start + null_key_count(batch)
+        result = choose_partitions(batch, count, start)
         if pc.any(pc.greater_equal(result, count)).as_py():
             raise InputError(f"topic '{topic}' has {count} partitions; a message asked for more")
         return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
@@ -33,6 +34,8 @@ from velo_tui.engine.broker.base import (
     PRODUCE_SCHEMA,
     Broker,
     PartitionWatermarks,
+    choose_partitions,
+    null_key_count,
 )
 from velo_tui.engine.errors import BrokerError, InputError
 from velo_tui.engine.secrets import redact_text, secret_values
@@ -198,6 +201,7 @@ class KafkaBroker(Broker):
         self._client_log = _ClientLog(self._secrets)
         self._lock = threading.RLock()
         self._partition_counts: dict[str, int] = {}
+        self._round_robin: dict[str, int] = {}
         self._producer: Producer | None = None
         self._producer_errors = _ErrorRecorder()
         self._delivery_failures: list[tuple[str, KafkaError]] = []
@@ -279,6 +283,7 @@ class KafkaBroker(Broker):
                           redact_text(reason, self._secrets))
 
     def _check_reachable(self) -> None:
+        self._check_listening()
         try:
             metadata = self._admin.list_topics(timeout=self.timeout_s)
         except KafkaException as error:
@@ -295,6 +300,30 @@ class KafkaBroker(Broker):
         log.debug("connected to %s: %d broker(s), %d topic(s)", self.description,
                   len(metadata.brokers), len(metadata.topics))
 
+    def _check_listening(self) -> None:
+        """Fail at once when no bootstrap address accepts a TCP connection.
+
+        librdkafka keeps retrying a refused connection until `list_topics` times out; a plain
+        connect tells a refused or unresolvable address straight away.
+        """
+        reasons = []
+        for address in self.bootstrap_servers.split(","):
+            host, _, port = address.strip().rpartition(":")
+            host = host.strip("[]") or "127.0.0.1"
+            try:
+                with socket.create_connection((host, int(port)), timeout=min(3.0, self.timeout_s)):
+                    return
+            except ValueError:
+                raise InputError(
+                    f"invalid Kafka address '{address.strip()}'; use HOST:PORT"
+                ) from None
+            except OSError as error:
+                reasons.append(f"{address.strip()}: {error.strerror or error}")
+        raise InputError(
+            f"could not reach Kafka at {self.bootstrap_servers} ({'; '.join(reasons)}); "
+            "check --bootstrap-servers or start a broker"
+        )
+
     def _fail(self, action: str, reason: str) -> BrokerError:
         """Build a `BrokerError` for a failed `action`, naming the cluster, without secrets."""
         text = f"{action} on {self.description} failed: {reason}"
@@ -305,8 +334,11 @@ class KafkaBroker(Broker):
     def create_topic(self, topic: str, partitions: int = 1) -> None:
         if partitions < 1:
             raise InputError(f"topic '{topic}' needs at least 1 partition, got {partitions}")
+        # Generated records carry event times from a fixed past instant; time-based retention
+        # would delete them before they are read, so topics created here keep messages by time.
         new_topic = NewTopic(topic, num_partitions=partitions,
-                             replication_factor=self.replication_factor)
+                             replication_factor=self.replication_factor,
+                             config={"retention.ms": "-1"})
         futures = self._admin.create_topics(
             [new_topic], operation_timeout=self.timeout_s, request_timeout=self.timeout_s
         )
@@ -429,6 +461,14 @@ class KafkaBroker(Broker):
             return
         self._check_partitions(topic, batch, count)
         with self._lock:
+            if count > 1:
+                # Place messages as the embedded broker does (not by librdkafka's partitioner),
+                # so a record gets the same partition and offset on both brokers.
+                start = self._round_robin.get(topic, 0)
+                self._round_robin[topic] = start + null_key_count(batch)
+                batch = batch.set_column(
+                    0, "partition", choose_partitions(batch, count, start)
+                )
             self._produce_locked(topic, batch)
 
     def _check_partitions(self, topic: str, batch: pa.Table, count: int) -> None:
