@@ -149,9 +149,11 @@ class StatementExecutor:
     ) -> StatementStats:
         """Process every message of the source topic; return the statement's counters."""
         statement = self.statement
+        marks = self.broker.watermarks(statement.source.topic)
+        self._check_nothing_deleted(marks)
         total = sum(
             mark.high - max(mark.low, self.start_offsets.get(mark.partition, 0))
-            for mark in self.broker.watermarks(statement.source.topic)
+            for mark in marks
         )
         self.broker.create_topic(statement.sink.topic, statement.sink.partitions)
         log.info(
@@ -187,6 +189,24 @@ class StatementExecutor:
             self.stats.dlq, self.stats.dlq_dropped, self.stats.duration_s,
         )
         return self.stats
+
+    def _check_nothing_deleted(self, marks: list) -> None:
+        """Fail when the broker deleted messages this session wrote before the statement read them.
+
+        Retention or compaction on a Kafka topic can remove messages below the session's start
+        offsets; reading on from the low watermark would lose them without a count.
+        """
+        # A partition without a start offset did not exist when the session opened: it starts at 0.
+        deleted = sum(
+            max(0, mark.low - self.start_offsets.get(mark.partition, 0)) for mark in marks
+        )
+        if deleted:
+            topic = self.statement.source.topic
+            raise StatementFailed(
+                f"{deleted} message(s) of topic {topic} were deleted by the broker (retention or "
+                f"compaction) before statement {self.statement.name} read them; raise the "
+                f"topic's retention.ms (velo-tui creates topics with retention.ms=-1) and run again"
+            )
 
     def check(self, columns: pa.Schema) -> None:
         """Run the translated SELECT on an empty relation to surface binder errors up front."""
