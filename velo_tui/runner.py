@@ -58,7 +58,6 @@ def run_headless(args: argparse.Namespace) -> int:
     except BrokerError as error:
         code = EXIT_FAILED
         note = f"broker error: {error}"
-        print(f"velo-tui: {error}", file=sys.stderr)
     finally:
         if timer is not None:
             timer.cancel()

@@ -382,12 +382,14 @@ class Session:
             state.error = "cancelled"
             self.cancel_event.clear()
             raise
-        except (StatementFailed, BrokerError) as error:
+        except BrokerError as error:
+            state.status = FAILED
+            state.error = str(error)
+            raise
+        except StatementFailed as error:
             state.status = FAILED
             state.error = str(error)
             log.error("statement %s failed: %s", statement.name, error)
-            if isinstance(error, BrokerError):
-                raise
         finally:
             self._emit(progress, SessionEvent("statement_finished", statement.name,
                                               state.stats.records_in, state.stats.records_in,
