@@ -23,10 +23,15 @@ from textual.screen import Screen
 from velo_tui.engine.errors import InputError
 from velo_tui.engine.session import Session, SessionOptions
 from velo_tui.screens.main import MainScreen
+from velo_tui.widgets.records import RecordsTable
 
 log = logging.getLogger(__name__)
 
 EXIT_INPUT = 2
+
+#: Records-panel bindings that the command palette offers too (enter is already a screen key).
+PAGE_BINDINGS = [binding for binding in RecordsTable.BINDINGS
+                 if isinstance(binding, Binding) and binding.key != "enter"]
 
 #: Toast lifetime with a frozen clock, in seconds: longer than any test takes.
 FROZEN_NOTIFICATION_TIMEOUT_S = 3600.0
@@ -138,14 +143,14 @@ class VeloApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         main = self.main_screen
-        for binding in MainScreen.BINDINGS:
+        for binding in [*MainScreen.BINDINGS, *PAGE_BINDINGS]:
             if not isinstance(binding, Binding):
                 continue
             key = binding.key_display or binding.key
             yield SystemCommand(
                 f"{binding.description.capitalize()} ({key})",
                 binding.tooltip or binding.description,
-                partial(main.run_action, binding.action),
+                partial(main.run_action, binding.action.removeprefix("screen.")),
             )
 
 

@@ -237,7 +237,8 @@ class MainScreen(Screen):
         self.running = True
         self.paused_after = None
         self.progress.clear()
-        # The engine leaves its cancel flag set after a cancel; clear it for the new run.
+        # A cancel that came while no statement ran (quitting races, a stale request) would stop
+        # this run before its first micro-batch, so the flag starts clear.
         session.cancel_event.clear()
         self.velo.engine_idle.clear()
         self._topics_timer = self.set_interval(TOPICS_REFRESH_S, self.load_topics)
@@ -579,10 +580,9 @@ class MainScreen(Screen):
             self.action_quit()
         elif handled == "help":
             self.action_help()
-        elif self.running:
-            self.velo.notify("A statement is running; commands other than s, c, r, help and quit "
-                             "wait until it ends.", severity="warning", markup=False)
         else:
+            # Record views are safe to read while a statement runs; a command that runs the
+            # engine waits for the session's lock in its own worker.
             self.run_command(event.line)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="command")

@@ -50,8 +50,10 @@ class RecordsTable(DataTable):
 
     BINDINGS = [
         Binding("enter", "select_cursor", "detail", id="records.detail"),
-        Binding("n", "screen.next_page", "next page", id="records.next-page"),
-        Binding("p", "screen.previous_page", "previous page", id="records.previous-page"),
+        Binding("n", "screen.next_page", "next page", id="records.next-page",
+                tooltip="Show the next page of records"),
+        Binding("p", "screen.previous_page", "previous page", id="records.previous-page",
+                tooltip="Show the previous page of records"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
