@@ -596,3 +596,22 @@ async def test_run_keys_greyed_when_finished(app_factory, debug_sql, settle):
         assert screen.check_action("step", ()) is None
         assert screen.check_action("run", ()) is None
         assert screen.check_action("cancel", ()) is None
+
+
+async def test_export_dlq_from_panel(app_factory, dlq_sql, settle, tmp_path):
+    app = app_factory(dlq_sql)
+    target = tmp_path / "dead_letters.csv"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("tab", "tab", "tab", "e")
+        title = str(app.screen.prompt_title)
+        await replace_input(pilot, str(target))
+        await pilot.press("enter")
+        await settle(pilot)
+        entries = app.session.dlq.snapshot()
+    with target.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert title == "export · dlq"
+    assert len(rows) == len(entries)
+    assert [row["error_type"] for row in rows] == [entry.error_type for entry in entries]

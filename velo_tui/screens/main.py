@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 #: Minimum time between two progress messages from one running statement, in seconds.
 PROGRESS_INTERVAL_S = 0.1
 
-#: How often the topics panel re-reads watermarks while a statement runs, in seconds.
+#: How often the topics and DLQ panels are re-read while a statement runs, in seconds.
 TOPICS_REFRESH_S = 0.5
 
 #: Reference that names the DLQ entries in export, as the record views spell it.
@@ -241,7 +241,7 @@ class MainScreen(Screen):
         # this run before its first micro-batch, so the flag starts clear.
         session.cancel_event.clear()
         self.velo.engine_idle.clear()
-        self._topics_timer = self.set_interval(TOPICS_REFRESH_S, self.load_topics)
+        self._topics_timer = self.set_interval(TOPICS_REFRESH_S, self.refresh_while_running)
         self.run_engine(command, set(self.velo.breakpoints))
         self.refresh_statements()
         self.refresh_bindings()
@@ -271,6 +271,11 @@ class MainScreen(Screen):
         finally:
             self.velo.engine_idle.set()
             self.post_message(RunFinished(outcome))
+
+    def refresh_while_running(self) -> None:
+        """Re-read watermarks and DLQ entries so both panels move while a statement runs."""
+        self.load_topics()
+        self.load_dead_letters()
 
     def action_cancel(self) -> None:
         if not self.running:
@@ -361,8 +366,7 @@ class MainScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dlq")
     def load_dead_letters(self) -> None:
-        dlq = self.velo.session.dlq
-        entries = dlq.snapshot()
+        entries = self.velo.views.dlq_entries()
         self.post_message(DeadLettersLoaded(entries, len(entries)))
 
     @on(DeadLettersLoaded)
