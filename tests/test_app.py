@@ -615,3 +615,16 @@ async def test_export_dlq_from_panel(app_factory, dlq_sql, settle, tmp_path):
     assert title == "export · dlq"
     assert len(rows) == len(entries)
     assert [row["error_type"] for row in rows] == [entry.error_type for entry in entries]
+
+
+async def test_palette_shows_spec_warnings(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Warnings")
+        command.callback()
+        await settle(pilot)
+        header = str(app.main_screen.query_one("#session-header").render())
+        assert isinstance(app.screen, CommandOutputScreen)
+        assert app.screen.lines == app.session.warnings
+        assert f"{len(app.session.warnings)} warning" in header

@@ -14,15 +14,17 @@ import threading
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from velo_tui.commands import CommandInterpreter
 from velo_tui.engine.errors import InputError
 from velo_tui.engine.session import Session, SessionOptions
+from velo_tui.engine.views import TopicViews
 from velo_tui.screens.main import MainScreen
+from velo_tui.screens.output import CommandOutputScreen
 from velo_tui.widgets.records import RecordsTable
 
 log = logging.getLogger(__name__)
@@ -53,8 +55,8 @@ class VeloApp(App[None]):
         *,
         frozen_clock: bool = False,
         cursor_blink: bool = True,
-        views: Any = None,
-        interpreter: Any = None,
+        views: TopicViews | None = None,
+        interpreter: CommandInterpreter | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -66,8 +68,8 @@ class VeloApp(App[None]):
             # Toasts expire on the wall clock; a frozen clock keeps them until the screen is read.
             self.NOTIFICATION_TIMEOUT = FROZEN_NOTIFICATION_TIMEOUT_S
         self.cursor_blink = cursor_blink
-        self.views = views if views is not None else _make_views(session)
-        self.interpreter = interpreter if interpreter is not None else _make_interpreter(session, self.views)
+        self.views = views if views is not None else TopicViews(session)
+        self.interpreter = interpreter if interpreter is not None else CommandInterpreter(session, views=self.views)
         # The command bar and the keys share one set, so `b NAME` and `b` agree.
         self.interpreter.breakpoints = self.breakpoints
         #: Set while no statement runs; `run_app` waits for it before closing the session.
@@ -83,6 +85,14 @@ class VeloApp(App[None]):
     def on_mount(self) -> None:
         if self.startup_error is not None:
             self.exit(return_code=EXIT_INPUT, message=f"velo-tui: {self.startup_error}")
+            return
+        for warning in self.session.warnings:
+            log.warning("%s", warning)
+
+    def show_warnings(self) -> None:
+        """Open a dialog with the warnings from loading the SQL file, the spec and the schemas."""
+        lines = self.session.warnings or ["No warnings."]
+        self.push_screen(CommandOutputScreen(f"warnings · {len(self.session.warnings)}", lines))
 
     def _resolve_breakpoints(self, requested: Iterable[str]) -> None:
         """Add `--break` names and the spec's debug.breakpoints, as the pipeline spells them.
@@ -142,6 +152,8 @@ class VeloApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Warnings", "Show the warnings from loading the SQL file, spec and schemas",
+                            self.show_warnings)
         main = self.main_screen
         for binding in [*MainScreen.BINDINGS, *PAGE_BINDINGS]:
             if not isinstance(binding, Binding):
@@ -152,18 +164,6 @@ class VeloApp(App[None]):
                 binding.tooltip or binding.description,
                 partial(main.run_action, binding.action.removeprefix("screen.")),
             )
-
-
-def _make_views(session: Session) -> Any:
-    from velo_tui.engine.views import TopicViews
-
-    return TopicViews(session)
-
-
-def _make_interpreter(session: Session, views: Any) -> Any:
-    from velo_tui.commands import CommandInterpreter
-
-    return CommandInterpreter(session, views=views)
 
 
 def create_app(

@@ -171,10 +171,14 @@ class MainScreen(Screen):
 
     def _header_text(self) -> str:
         session = self.velo.session
-        return (
+        text = (
             f"velo-tui · {session.pipeline.application} · {session.sql_path.name} · "
             f"seed {session.seed} · {session.broker.description}"
         )
+        count = len(session.warnings)
+        if count:
+            text += f" · {count} warning{'s' if count != 1 else ''} (palette: Warnings)"
+        return text
 
     # -- statements ----------------------------------------------------------------------------
 
