@@ -139,6 +139,9 @@ class StatementExecutor:
         self._local = threading.local()
         self._worker_connections: list[duckdb.DuckDBPyConnection] = []
         self.con = duckdb.connect()
+        # The workers already run one micro-batch per core, and a query over one micro-batch
+        # gains less from DuckDB's own threads than their coordination costs.
+        self.con.execute(f"SET threads = {max(1, (os.cpu_count() or 1) // self.workers)}")
         for sql in setup_sql:
             self.con.execute(sql)
 
