@@ -188,7 +188,10 @@ async def test_invalid_filter_keeps_records(app_factory, debug_sql, settle):
         await type_text(pilot, "no_such_field > 1")
         await pilot.press("enter")
         await settle(pilot)
-        assert app.main_screen.query_one(RecordsPanel).table.row_count == RECORDS
+        panel = app.main_screen.query_one(RecordsPanel)
+        assert panel.table.row_count == RECORDS
+        assert panel.border_title == f"records · validated_orders · {RECORDS} of {RECORDS}"
+        assert app.main_screen.filter_expression == {}
         assert any("no_such_field" in text for text in notes.messages)
 
 
@@ -628,3 +631,15 @@ async def test_palette_shows_spec_warnings(app_factory, debug_sql, settle):
         assert isinstance(app.screen, CommandOutputScreen)
         assert app.screen.lines == app.session.warnings
         assert f"{len(app.session.warnings)} warning" in header
+
+
+async def test_head_of_highlighted_topic(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("tab", "h")
+        await settle(pilot)
+        panel = app.main_screen.query_one(RecordsPanel)
+        assert isinstance(app.focused, TopicsPanel)
+        assert panel.border_title == f"records · test_raw_orders · {RECORDS} of {RECORDS}"

@@ -62,6 +62,15 @@ class RecordsLoaded(Message):
         self.page = page
 
 
+class RecordsFailed(Message):
+    """A records request failed, for example on an invalid filter expression."""
+
+    def __init__(self, request: Any, message: str) -> None:
+        super().__init__()
+        self.request = request
+        self.message = message
+
+
 class TopicsLoaded(Message):
     """Per-partition watermarks of every topic of the session."""
 

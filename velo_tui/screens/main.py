@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from velo_tui.engine.errors import BrokerError, Cancelled, InputError, VeloError
-from velo_tui.engine.session import FAILED, OK, SessionEvent
+from velo_tui.engine.session import FAILED, OK, RUNNING, SessionEvent
 from velo_tui.messages import (
     PROGRESS_KINDS,
     CommandFinished,
@@ -32,6 +32,7 @@ from velo_tui.messages import (
     EngineFailed,
     ExportFinished,
     OutcomeFailed,
+    RecordsFailed,
     RecordsLoaded,
     RunFinished,
     RunOutcome,
@@ -137,6 +138,7 @@ class MainScreen(Screen):
         self.progress: dict[str, SessionEvent] = {}
         self.paused_after: str | None = None
         self.records_request: RecordsRequest | None = None
+        self.pending_request: RecordsRequest | None = None
         self.records_page: Any = None
         self.filter_expression: dict[str, str] = {}
         self._topics_timer: Timer | None = None
@@ -193,7 +195,7 @@ class MainScreen(Screen):
 
     def _statements_subtitle(self) -> str:
         session = self.velo.session
-        running = next((s.name for s in session.states if s.status == "running"), None)
+        running = next((s.name for s in session.states if s.status == RUNNING), None)
         if running:
             return f"running {running} · x cancels"
         if session.failed:
@@ -382,8 +384,8 @@ class MainScreen(Screen):
     def current_target(self) -> str | None:
         """Return the statement or topic that head, tail, filter and export act on.
 
-        The target follows the focus: the highlighted topic when the topics panel has the focus, the DLQ
-        when the DLQ panel has it (for export), else the highlighted statement.
+        The target follows the focus: the highlighted topic when the topics panel has the focus,
+        the DLQ when the DLQ panel has it (for export), else the highlighted statement.
         """
         focused = self.focused
         if isinstance(focused, TopicsPanel):
@@ -432,34 +434,42 @@ class MainScreen(Screen):
         self.load_records(RecordsRequest(request.target, "page", start, request.limit, request.expression))
 
     def load_records(self, request: RecordsRequest) -> None:
-        self.records_request = request
+        """Fetch a page in the records worker; the panel keeps its page until the answer comes."""
+        self.pending_request = request
         self.fetch_records(request)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="records")
     def fetch_records(self, request: RecordsRequest) -> None:
         views = self.velo.views
         try:
+            offset = request.offset
             if request.mode == "tail":
-                page = views.tail(request.target, request.limit) if not request.expression else None
-                if page is None:
-                    total = views.count(request.target, request.expression)
-                    page = views.page(request.target, max(0, total - request.limit), request.limit,
-                                      request.expression)
-            elif request.mode == "head" and not request.expression:
-                page = views.head(request.target, request.limit)
-            else:
-                page = views.page(request.target, request.offset, request.limit, request.expression)
+                offset = max(0, views.count(request.target, request.expression) - request.limit)
+            page = views.page(request.target, offset, request.limit, request.expression)
         except VeloError as error:
-            self.post_message(OutcomeFailed(f"{request.mode} {request.target}", str(error)))
+            log.info("%s of %s failed: %s", request.mode, request.target, error)
+            self.post_message(RecordsFailed(request, str(error)))
             return
         self.post_message(RecordsLoaded(request, page))
 
     @on(RecordsLoaded)
     def on_records_loaded(self, message: RecordsLoaded) -> None:
-        if message.request != self.records_request:
+        if message.request != self.pending_request:
             return  # the response to an older request arrived late
+        self.pending_request = None
+        self.records_request = message.request
         self.records_page = message.page
         self.query_one(RecordsPanel).show_page(message.request, message.page)
+
+    @on(RecordsFailed)
+    def on_records_failed(self, message: RecordsFailed) -> None:
+        request = message.request
+        if request == self.pending_request:
+            self.pending_request = None
+        if request.expression and self.filter_expression.get(request.target) == request.expression:
+            self.filter_expression.pop(request.target)
+        self.velo.notify(message.message, title=f"{request.mode} {request.target}", severity="error",
+                         markup=False)
 
     def action_filter(self) -> None:
         target = self._records_target()
@@ -629,6 +639,7 @@ class MainScreen(Screen):
         request = RecordsRequest(page.label, mode, page.offset, max(len(page.rows), 1), page.expression)
         if page.expression:
             self.filter_expression[page.label] = page.expression
+        self.pending_request = None  # a page still being fetched must not replace this one
         self.records_request = request
         self.records_page = page
         self.query_one(RecordsPanel).show_page(request, page)
