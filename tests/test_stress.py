@@ -151,6 +151,7 @@ def test_stress_peak_rss(stress_report: dict) -> None:
     assert memory["samples"] >= 2
     assert memory["peak_rss_mb"] >= memory["rss_at_start_mb"]
     assert memory["rss_at_start_mb"] > 0
+    assert 0 < memory["topic_storage_mb"] < memory["peak_rss_mb"]
 
 
 def test_stress_skips_assertions(stress_report: dict) -> None:

@@ -230,7 +230,9 @@ def render_stress_text(report: dict[str, Any]) -> str:
         "end to end, input production excluded",
         f"latency:         {_latency(stress['latency'])}",
         f"peak RSS:        {memory['peak_rss_mb']:,.1f} MB (sampled every {memory['sample_interval_s']:g} s; "
-        f"{memory['rss_at_start_mb']:,.1f} MB at start)",
+        f"{memory['rss_at_start_mb']:,.1f} MB at start"
+        + (f"; topics hold {memory['topic_storage_mb']:,.1f} MB" if memory.get("topic_storage_mb") is not None else "")
+        + ")",
         f"DLQ:             {stress['dlq']['count']:,} entries, {stress['dlq']['dropped']:,} dropped",
     ]
     faults = stress["faults"]

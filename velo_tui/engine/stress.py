@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 #: Seconds between two RSS samples; a peak shorter than this can be missed.
 RSS_SAMPLE_INTERVAL_S = 0.02
 
-MIB = 1024 * 1024
+#: Megabyte as the report counts it: 10**6 bytes.
+MB = 1_000_000
 
 
 @dataclass
@@ -204,6 +205,7 @@ def stress_figures(
 
     total_s = clock.total_s
     input_s = min(clock.input_production_s, total_s)
+    stored_bytes = getattr(session.broker, "stored_bytes", None)  # the embedded broker only
     ledger = getattr(session.fault_plan, "ledger", None) if session.fault_plan else None
     injected = dict(ledger.counts()) if ledger is not None else {}
     return {
@@ -222,10 +224,12 @@ def stress_figures(
         "statements": statements,
         "latency": latency_summary(all_latencies),
         "memory": {
-            "peak_rss_mb": round(sampler.peak_bytes / MIB, 1),
-            "rss_at_start_mb": round(sampler.start_bytes / MIB, 1),
+            "peak_rss_mb": round(sampler.peak_bytes / MB, 1),
+            "rss_at_start_mb": round(sampler.start_bytes / MB, 1),
             "sample_interval_s": sampler.interval_s,
             "samples": sampler.samples,
+            # Messages held by the embedded broker at the end; null on Kafka.
+            "topic_storage_mb": round(stored_bytes() / MB, 1) if stored_bytes else None,
         },
         "dlq": {"count": session.dlq.count, "dropped": session.dlq.dropped},
         "faults": {

@@ -136,6 +136,16 @@ class EmbeddedBroker(Broker):
                     still_open.append(reader)
             readers = still_open
 
+    def stored_bytes(self) -> int:
+        """Return the bytes of Arrow buffers that all topics' messages occupy."""
+        with self._lock:
+            return sum(
+                chunk.nbytes
+                for partitions in self._topics.values()
+                for partition in partitions
+                for chunk in partition.chunks
+            )
+
     def watermarks(self, topic: str) -> list[PartitionWatermarks]:
         with self._lock:
             return [
