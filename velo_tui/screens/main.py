@@ -264,8 +264,8 @@ class MainScreen(Screen):
             elif command == "continue":
                 outcome.ran = session.continue_(breakpoints, relay)
                 last = outcome.ran[-1] if outcome.ran else None
-                wanted = {name.lower() for name in breakpoints}
-                if last is not None and last.status == OK and last.name.lower() in wanted and not session.finished:
+                expected = {name.lower() for name in breakpoints}
+                if last is not None and last.status == OK and last.name.lower() in expected and not session.finished:
                     outcome.stopped_at_breakpoint = last.name
             else:
                 outcome.ran = session.run_all(relay)
@@ -434,7 +434,7 @@ class MainScreen(Screen):
         self.load_records(RecordsRequest(request.target, "page", start, request.limit, request.expression))
 
     def load_records(self, request: RecordsRequest) -> None:
-        """Fetch a page in the records worker; the panel keeps its page until the answer comes."""
+        """Fetch a page in the records worker; the panel keeps its page until the new one arrives."""
         self.pending_request = request
         self.fetch_records(request)
 

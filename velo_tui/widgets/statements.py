@@ -92,9 +92,9 @@ class StatementsPanel(OptionList):
         format_duration: Callable[[float], str | None],
     ) -> None:
         """Redraw every entry; the highlight stays where it was."""
-        wanted = {name.lower() for name in breakpoints}
+        marked = {name.lower() for name in breakpoints}
         prompts = [
-            statement_prompt(number, state, state.name.lower() in wanted,
+            statement_prompt(number, state, state.name.lower() in marked,
                              progress.get(state.name), format_duration)
             for number, state in enumerate(states, start=1)
         ]
