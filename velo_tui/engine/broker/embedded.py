@@ -1,7 +1,8 @@
 """The embedded broker: topics held in this process as Arrow tables, laid out as Kafka holds them.
 
 Each partition is a list of immutable Arrow chunks plus its high watermark. Producing appends a
-chunk; consuming slices chunks without copying. Offsets start at 0 and never repeat.
+chunk; consuming slices chunks without copying the stored columns and adds each message's
+partition and offset. Offsets start at 0 and never repeat.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ from velo_tui.engine.errors import InputError
 log = logging.getLogger(__name__)
 
 
+#: Columns a partition stores per message. Partition and offset follow from a message's position
+#: (offsets start at 0 and are contiguous), so they are built only when messages are read.
+STORED_SCHEMA = pa.schema([MESSAGE_SCHEMA.field(name) for name in ("timestamp", "key", "value", "headers")])
+
+
 @dataclass
 class _Partition:
-    chunks: list[pa.Table] = field(default_factory=list)
+    chunks: list[pa.Table] = field(default_factory=list)  # STORED_SCHEMA
     high: int = 0
 
 
@@ -97,21 +103,11 @@ class EmbeddedBroker(Broker):
 
     @staticmethod
     def _append(partition: _Partition, number: int, batch: pa.Table) -> None:
-        rows = batch.num_rows
-        offsets = pa.array(np.arange(partition.high, partition.high + rows, dtype=np.int64))
         chunk = pa.Table.from_arrays(
-            [
-                pa.array(np.full(rows, number, dtype=np.int32)),
-                offsets,
-                batch.column("timestamp"),
-                batch.column("key"),
-                batch.column("value"),
-                batch.column("headers"),
-            ],
-            schema=MESSAGE_SCHEMA,
+            [batch.column(name) for name in STORED_SCHEMA.names], schema=STORED_SCHEMA
         )
         partition.chunks.append(chunk)
-        partition.high += rows
+        partition.high += batch.num_rows
 
     def consume(
         self,
@@ -124,7 +120,7 @@ class EmbeddedBroker(Broker):
         starts = start_offsets or {}
         # Interleave partitions batch by batch, as a Kafka consumer assigned all of them would.
         readers = [
-            _slice_chunks(_skip(chunks, starts.get(number, 0)), max_batch)
+            _slice_chunks(_skip(chunks, starts.get(number, 0)), max_batch, number, max(0, starts.get(number, 0)))
             for number, chunks in enumerate(partitions)
         ]
         while readers:
@@ -156,14 +152,16 @@ class EmbeddedBroker(Broker):
     def read_all(self, topic: str, start_offsets: Mapping[int, int] | None = None) -> pa.Table:
         starts = start_offsets or {}
         with self._lock:
-            chunks = [
-                chunk
-                for number, p in enumerate(self._topics.get(topic, ()))
-                for chunk in _skip(p.chunks, starts.get(number, 0))
-            ]
-        if not chunks:
+            partitions = [list(p.chunks) for p in self._topics.get(topic, ())]
+        tables = []
+        for number, chunks in enumerate(partitions):
+            first = max(0, starts.get(number, 0))
+            kept = _skip(chunks, first)
+            if kept:
+                tables.append(_with_position(pa.concat_tables(kept), number, first))
+        if not tables:
             return MESSAGE_SCHEMA.empty_table()
-        return pa.concat_tables(chunks)
+        return pa.concat_tables(tables)
 
 
 def _skip(chunks: list[pa.Table], offset: int) -> list[pa.Table]:
@@ -180,10 +178,27 @@ def _skip(chunks: list[pa.Table], offset: int) -> list[pa.Table]:
     return kept
 
 
-def _slice_chunks(chunks: list[pa.Table], max_batch: int) -> Iterator[pa.Table]:
-    """Yield slices of at most `max_batch` rows across `chunks`, without copying where possible."""
+def _with_position(stored: pa.Table, partition: int, first_offset: int) -> pa.Table:
+    """Return stored messages as a `MESSAGE_SCHEMA` batch; their offsets run from `first_offset`."""
+    rows = stored.num_rows
+    return pa.Table.from_arrays(
+        [
+            pa.array(np.full(rows, partition, dtype=np.int32)),
+            pa.array(np.arange(first_offset, first_offset + rows, dtype=np.int64)),
+            *stored.columns,
+        ],
+        schema=MESSAGE_SCHEMA,
+    )
+
+
+def _slice_chunks(
+    chunks: list[pa.Table], max_batch: int, partition: int, first_offset: int
+) -> Iterator[pa.Table]:
+    """Yield batches of at most `max_batch` messages across `chunks`, whose first message has
+    `first_offset`, without copying the stored columns where possible."""
     pending: list[pa.Table] = []
     pending_rows = 0
+    offset = first_offset
     for chunk in chunks:
         position = 0
         while position < chunk.num_rows:
@@ -192,7 +207,10 @@ def _slice_chunks(chunks: list[pa.Table], max_batch: int) -> Iterator[pa.Table]:
             pending_rows += take
             position += take
             if pending_rows == max_batch:
-                yield pending[0] if len(pending) == 1 else pa.concat_tables(pending)
+                stored = pending[0] if len(pending) == 1 else pa.concat_tables(pending)
+                yield _with_position(stored, partition, offset)
+                offset += pending_rows
                 pending, pending_rows = [], 0
     if pending_rows:
-        yield pending[0] if len(pending) == 1 else pa.concat_tables(pending)
+        stored = pending[0] if len(pending) == 1 else pa.concat_tables(pending)
+        yield _with_position(stored, partition, offset)
