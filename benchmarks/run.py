@@ -224,6 +224,7 @@ def run_stress(args: argparse.Namespace, records: int, batch_size: int | None,
         "output_records": stress["output_records"],
         "total_s": stress["total_s"],
         "input_production_s": stress["input_production_s"],
+        "cpu_s": stress["cpu_s"],
         "throughput_including_input": stress["throughput"]["end_to_end_including_input_production"],
         "throughput_excluding_input": stress["throughput"]["end_to_end_excluding_input_production"],
         "statements": {s["name"]: s["records_per_second"] for s in stress["statements"]},
@@ -336,7 +337,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
             + (f" ({excluding / base_rate:.2f}x baseline)" if base_rate else "")
         )
         lines.append(
-            f"  latency p50/p95/p99 {figures['latency']['p50_ms']}/{figures['latency']['p95_ms']}/"
+            f"  {figures['total_s']:.2f} s, {figures['cpu_s']:.2f} s of CPU "
+            f"({figures['input_records'] / figures['cpu_s']:,.0f} input records per CPU second); "
+            f"latency p50/p95/p99 {figures['latency']['p50_ms']}/{figures['latency']['p95_ms']}/"
             f"{figures['latency']['p99_ms']} ms; peak RSS {figures['peak_rss_mb']:,.0f} MB; "
             f"accounting {'holds' if figures['accounting_ok'] else 'DOES NOT HOLD'}"
         )

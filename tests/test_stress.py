@@ -136,6 +136,10 @@ def test_stress_throughput_consistent(stress_report: dict) -> None:
             statement["records_in"] / statement["duration_s"], rel=1e-3)
 
 
+def test_stress_cpu_time(stress_report: dict) -> None:
+    assert stress_report["stress"]["cpu_s"] > 0
+
+
 def test_stress_dlq_and_faults(stress_report: dict) -> None:
     stress = stress_report["stress"]
     malformed = sum(count for key, count in stress["faults"]["injected"].items()

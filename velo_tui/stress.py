@@ -223,7 +223,7 @@ def render_stress_text(report: dict[str, Any]) -> str:
         + ("  (input production stopped by the duration limit)" if stress["input_production_stopped"] else ""),
         f"output records:  {stress['output_records']:,}",
         f"time:            {stress['total_s']:.3f} s in total, {stress['input_production_s']:.3f} s "
-        f"producing input, {stress['processing_s']:.3f} s processing",
+        f"producing input, {stress['processing_s']:.3f} s processing; {stress['cpu_s']:.3f} s of CPU",
         f"throughput:      {_number(throughput['end_to_end_including_input_production'])} input records/s "
         "end to end, input production included",
         f"                 {_number(throughput['end_to_end_excluding_input_production'])} input records/s "

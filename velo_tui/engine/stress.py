@@ -116,6 +116,8 @@ class RunClock:
 
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
+    cpu_started: float = field(default_factory=time.process_time)
+    cpu_finished: float | None = None
     statement_started: dict[str, float] = field(default_factory=dict)
     last_input: dict[str, float] = field(default_factory=dict)
     #: Per statement: (produced, planned) at its last input event.
@@ -125,6 +127,8 @@ class RunClock:
         """Start timing now."""
         self.started = time.perf_counter()
         self.finished = None
+        self.cpu_started = time.process_time()
+        self.cpu_finished = None
 
     def on_event(self, event: SessionEvent) -> None:
         now = time.perf_counter()
@@ -136,6 +140,13 @@ class RunClock:
 
     def stop(self) -> None:
         self.finished = time.perf_counter()
+        self.cpu_finished = time.process_time()
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds this process used in all its threads since the start."""
+        end = self.cpu_finished if self.cpu_finished is not None else time.process_time()
+        return end - self.cpu_started
 
     @property
     def production_stopped(self) -> bool:
@@ -216,6 +227,8 @@ def stress_figures(
         "total_s": round(total_s, 6),
         "input_production_s": round(input_s, 6),
         "processing_s": round(total_s - input_s, 6),
+        # CPU time depends less than wall time on what else the machine runs.
+        "cpu_s": round(clock.cpu_s, 3),
         "throughput": {
             "unit": "input records per second",
             "end_to_end_including_input_production": _per_second(input_records, total_s),
