@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from velo_tui.cli import EXIT_INPUT, EXIT_OK, main
+from velo_tui.cli import EXIT_INPUT, EXIT_OK, EXIT_TIMEOUT, main
 from velo_tui.engine.stress import RssSampler, latency_summary
 from velo_tui.stress import DEFAULT_STRESS_RECORDS, stress_settings
 
@@ -220,6 +220,17 @@ def test_stress_report_file(cli, corpus_dir: Path, tmp_path: Path) -> None:
     assert code == EXIT_OK
     assert saved["stress"]["settings"]["records"] == 1000
     assert "PASSED" in out
+
+
+def test_stress_timeout(cli, corpus_dir: Path) -> None:
+    # Paced at 1,000 records/s, 100,000 records would take 100 s; the timeout stops the run.
+    code, out, err = cli(stress_sql(corpus_dir), "--stress", "--records", "100000", "--rate", "1000",
+                         "--timeout", "0.3", "--output", "json")
+    report = json.loads(out)
+    assert code == EXIT_TIMEOUT
+    assert report["complete"] is False
+    assert report["passed"] is False
+    assert "timed out" in err
 
 
 @pytest.mark.parametrize("option, value", [("--rate", "0"), ("--duration", "-1")])
