@@ -94,6 +94,8 @@ class InputProducer:
         keeping what was produced, as stress mode's `--duration` does.
         """
         self.broker.create_topic(plan.topic, plan.partitions)
+        log.info("input %s: producing to %s (%d record(s) planned)", plan.source, plan.topic,
+                 plan.records)
         produced = 0
         started = time.monotonic()
         total = plan.records
