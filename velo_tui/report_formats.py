@@ -64,17 +64,22 @@ def render_text(report: dict[str, Any]) -> str:
             f"faults: {faults['injected_total']} injected ({_pairs(faults['injected'])}), "
             f"{faults['caught_in_dlq']} caught in the DLQ"
         )
+    lines += closing_lines(report)
+    return "\n".join(lines) + "\n"
+
+
+def closing_lines(report: dict[str, Any], scope: str = "") -> list[str]:
+    """Return the accounting line, warnings, note and verdict that end a text report."""
     accounting = report["accounting"]
-    lines.append(
+    lines = [
         "accounting: " + ("holds" if accounting["holds"] else "DOES NOT HOLD")
-        + f" ({accounting['rule']})"
-    )
-    for warning in report.get("warnings", []):
-        lines.append(f"warning: {warning}")
+        + f"{scope} ({accounting['rule']})"
+    ]
+    lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
     if report.get("note"):
         lines.append(f"note: {report['note']}")
     lines += ["", "PASSED" if report["passed"] else "FAILED"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _pairs(mapping: dict[str, int]) -> str:

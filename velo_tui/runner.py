@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +43,14 @@ def run_headless(args: argparse.Namespace) -> int:
         timer.daemon = True
         timer.start()
 
-    code = EXIT_OK
-    note = None
     progress = StderrProgress()
-    try:
+
+    def run() -> None:
         with progress:
             session.run_all(progress.update)
-    except Cancelled:
-        code = EXIT_TIMEOUT if timed_out.is_set() else EXIT_INTERRUPTED
-        note = f"timed out after {args.timeout} s" if timed_out.is_set() else "cancelled"
-    except KeyboardInterrupt:
-        session.cancel()
-        code = EXIT_INTERRUPTED
-        note = "interrupted (Ctrl-C); the report covers what ran before"
-    except BrokerError as error:
-        code = EXIT_FAILED
-        note = f"broker error: {error}"
+
+    try:
+        code, note = run_guarded(session, run, timed_out, args.timeout)
     finally:
         if timer is not None:
             timer.cancel()
@@ -71,11 +64,39 @@ def run_headless(args: argparse.Namespace) -> int:
     return EXIT_OK if report["passed"] else EXIT_FAILED
 
 
-def emit_report(report: dict[str, Any], output_format: str, path: str | None) -> None:
+def run_guarded(
+    session: Session,
+    run: Callable[[], object],
+    timed_out: threading.Event,
+    timeout_s: float | None,
+) -> tuple[int, str | None]:
+    """Call `run` and turn a cancel, a timeout, Ctrl-C or a lost broker into an exit code and a
+    note for the partial report; (EXIT_OK, None) when it finishes."""
+    try:
+        run()
+    except Cancelled:
+        if timed_out.is_set():
+            return EXIT_TIMEOUT, f"timed out after {timeout_s} s"
+        return EXIT_INTERRUPTED, "cancelled"
+    except KeyboardInterrupt:
+        session.cancel()
+        return EXIT_INTERRUPTED, "interrupted (Ctrl-C); the report covers what ran before"
+    except BrokerError as error:
+        return EXIT_FAILED, f"broker error: {error}"
+    return EXIT_OK, None
+
+
+def emit_report(
+    report: dict[str, Any],
+    output_format: str,
+    path: str | None,
+    render_report: Callable[[dict[str, Any], str], str] = render,
+) -> None:
     """Print the report on standard output and, with --report, write it to `path` too."""
-    sys.stdout.write(render(report, output_format))
+    sys.stdout.write(render_report(report, output_format))
     sys.stdout.flush()
     if path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(report, format_for_path(path, output_format)), encoding="utf-8")
+        text = render_report(report, format_for_path(path, output_format))
+        target.write_text(text, encoding="utf-8")

@@ -20,22 +20,20 @@ import argparse
 import logging
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 from velo_tui.cli import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_TIMEOUT,
     session_options,
 )
-from velo_tui.engine.errors import BrokerError, Cancelled, InputError
+from velo_tui.engine.errors import InputError
 from velo_tui.engine.report import build_report
 from velo_tui.engine.session import Session, SessionEvent
 from velo_tui.engine.stress import RssSampler, RunClock, StressSettings, stress_figures
 from velo_tui.progress import StderrProgress
-from velo_tui.report_formats import format_for_path, render
+from velo_tui.report_formats import closing_lines, render
+from velo_tui.runner import emit_report, run_guarded
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +111,6 @@ def run_stress(args: argparse.Namespace) -> int:
     if settings.duration_s is not None:
         timers.append(threading.Timer(settings.duration_s, options.input_stop.set))
 
-    code = EXIT_OK
-    note = None
     clock = RunClock()
     progress = StderrProgress()
 
@@ -122,25 +118,17 @@ def run_stress(args: argparse.Namespace) -> int:
         clock.on_event(event)
         progress.update(event)
 
-    sampler = RssSampler()
-    try:
+    def run() -> None:
         with sampler, progress:
             clock.restart()
             for timer in timers:
                 timer.daemon = True
                 timer.start()
             session.run_all(on_event)
-    except Cancelled:
-        code = EXIT_TIMEOUT if timed_out.is_set() else EXIT_INTERRUPTED
-        note = f"timed out after {args.timeout} s" if timed_out.is_set() else "cancelled"
-    except KeyboardInterrupt:
-        session.cancel()
-        code = EXIT_INTERRUPTED
-        note = "interrupted (Ctrl-C); the report covers what ran before"
-    except BrokerError as error:
-        code = EXIT_FAILED
-        note = f"broker error: {error}"
-        print(f"velo-tui: {error}", file=sys.stderr)
+
+    sampler = RssSampler()
+    try:
+        code, note = run_guarded(session, run, timed_out, args.timeout)
     finally:
         clock.stop()
         for timer in timers:
@@ -150,7 +138,7 @@ def run_stress(args: argparse.Namespace) -> int:
     report["stress"] = stress_figures(
         session, settings, clock, sampler, production_stopped=clock.production_stopped
     )
-    emit_stress_report(report, args.output, args.report)
+    emit_report(report, args.output, args.report, render_stress)
     session.close()
     if code != EXIT_OK:
         print(f"velo-tui: {note}", file=sys.stderr)
@@ -172,17 +160,8 @@ def describe_load(settings: StressSettings) -> str:
     return f"{settings.records:,} records per input ({settings.records_from}), {rate}, {duration}, {faults}"
 
 
-def emit_stress_report(report: dict[str, Any], output_format: str, path: str | None) -> None:
-    """Print the report on standard output and, with --report, write it to `path` too."""
-    sys.stdout.write(_render(report, output_format))
-    sys.stdout.flush()
-    if path:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(_render(report, format_for_path(path, output_format)), encoding="utf-8")
-
-
-def _render(report: dict[str, Any], output_format: str) -> str:
+def render_stress(report: dict[str, Any], output_format: str) -> str:
+    """Render a stress report: its own text layout, else the run report formats."""
     if output_format == "text":
         return render_stress_text(report)
     return render(report, output_format)
@@ -259,15 +238,6 @@ def render_stress_text(report: dict[str, Any]) -> str:
         if entry.get("error"):
             lines.append(f"  error in {entry['name']}: {entry['error']}")
 
-    accounting = report["accounting"]
     lines.append("")
-    lines.append(
-        "accounting: " + ("holds" if accounting["holds"] else "DOES NOT HOLD")
-        + f" for every statement ({accounting['rule']})"
-    )
-    for warning in report.get("warnings", []):
-        lines.append(f"warning: {warning}")
-    if report.get("note"):
-        lines.append(f"note: {report['note']}")
-    lines += ["", "PASSED" if report["passed"] else "FAILED"]
+    lines += closing_lines(report, " for every statement")
     return "\n".join(lines) + "\n"
