@@ -12,6 +12,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+import pyarrow as pa
+
+from velo_tui.engine.broker.base import make_produce_batch
+
 log = logging.getLogger(__name__)
 
 #: Stages at which a record can fail, in pipeline order.
@@ -69,6 +73,45 @@ class DeadLetterCounts:
     dropped: int = 0
     by_stage: Counter[str] = field(default_factory=Counter)
     by_error_type: Counter[str] = field(default_factory=Counter)
+
+
+#: Prefix of the headers that carry an entry's context on the DLQ topic.
+CONTEXT_HEADER_PREFIX = "velo.dlq."
+
+
+def dead_letter_messages(entries: list[DeadLetterEntry]) -> pa.Table:
+    """Build the DLQ topic messages of `entries`: the original key, value, timestamp and headers,
+    with the failure context added as `velo.dlq.*` headers."""
+    headers = []
+    for entry in entries:
+        context = {
+            "statement": entry.statement,
+            "stage": entry.stage,
+            "error_type": entry.error_type,
+            "message": entry.message,
+            "topic": entry.topic,
+            "partition": "" if entry.partition is None else str(entry.partition),
+            "offset": "" if entry.offset is None else str(entry.offset),
+            "field": entry.field or "",
+            "recoverable": "true" if entry.recoverable else "false",
+            "fault": entry.fault or "",
+        }
+        pairs = [
+            {"key": CONTEXT_HEADER_PREFIX + name, "value": value.encode("utf-8")}
+            for name, value in context.items()
+        ]
+        pairs += [
+            {"key": name, "value": value}
+            for name, value in entry.headers
+            if not name.startswith(CONTEXT_HEADER_PREFIX)
+        ]
+        headers.append(pairs)
+    return make_produce_batch(
+        [entry.value for entry in entries],
+        [entry.key for entry in entries],
+        [entry.timestamp for entry in entries],
+        headers,
+    )
 
 
 class DeadLetterQueue:

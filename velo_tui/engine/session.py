@@ -19,15 +19,20 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from velo_tui.engine.broker.base import Broker, make_produce_batch
+from velo_tui.engine.broker.base import Broker
 from velo_tui.engine.decode import (
     ColumnSpec,
     Decoder,
     columns_from_arrow,
     columns_from_schema,
 )
-from velo_tui.engine.dlq import DEFAULT_MAX_SIZE, DeadLetterEntry, DeadLetterQueue
-from velo_tui.engine.errors import BrokerError, Cancelled, InputError, SourceLocation, VeloError
+from velo_tui.engine.dlq import (
+    DEFAULT_MAX_SIZE,
+    DeadLetterEntry,
+    DeadLetterQueue,
+    dead_letter_messages,
+)
+from velo_tui.engine.errors import BrokerError, Cancelled, InputError, SourceLocation
 from velo_tui.engine.executor import (
     DEFAULT_MAX_MESSAGE_BYTES,
     FAULT_HEADER,
@@ -505,29 +510,8 @@ class Session:
         state.stats.dlq_dropped += self.dlq.counts_for(state.name).dropped - dropped
 
     def _publish_dead_letters(self, entries: list[DeadLetterEntry]) -> None:
-        """Write stored DLQ entries to the DLQ topic, with their context in `velo.dlq.*` headers."""
-        headers = []
-        for entry in entries:
-            context = {
-                "velo.dlq.statement": entry.statement,
-                "velo.dlq.stage": entry.stage,
-                "velo.dlq.error_type": entry.error_type,
-                "velo.dlq.message": entry.message,
-                "velo.dlq.topic": entry.topic,
-                "velo.dlq.partition": "" if entry.partition is None else str(entry.partition),
-                "velo.dlq.offset": "" if entry.offset is None else str(entry.offset),
-                "velo.dlq.field": entry.field or "",
-                "velo.dlq.recoverable": "true" if entry.recoverable else "false",
-                "velo.dlq.fault": entry.fault or "",
-            }
-            pairs = [{"key": k, "value": v.encode("utf-8")} for k, v in context.items()]
-            pairs += [{"key": k, "value": v} for k, v in entry.headers if not k.startswith("velo.dlq.")]
-            headers.append(pairs)
-        batch = make_produce_batch(
-            [e.value for e in entries], [e.key for e in entries],
-            [e.timestamp for e in entries], headers,
-        )
-        self.broker.produce(self.dlq_topic, batch)
+        """Write stored DLQ entries to the DLQ topic."""
+        self.broker.produce(self.dlq_topic, dead_letter_messages(entries))
 
     # -- results -----------------------------------------------------------------------------
 
@@ -595,10 +579,3 @@ def referenced_fields(duckdb_sql: str) -> list[str]:
             names.append(name)
     return names
 
-
-def open_session(sql_path: Path | str, options: SessionOptions | None = None) -> Session:
-    """Load a pipeline and open its session; raise `InputError` on invalid input."""
-    try:
-        return Session(Path(sql_path), options)
-    except VeloError:
-        raise
