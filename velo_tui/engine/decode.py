@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from velo_tui.engine.pipeline import PSEUDO_COLUMNS, ROW_ID_COLUMN
+from velo_tui.engine.pipeline import ROW_ID_COLUMN
 
 log = logging.getLogger(__name__)
 

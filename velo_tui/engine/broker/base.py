@@ -113,16 +113,20 @@ def choose_partitions(batch: pa.Table, count: int, round_robin_start: int) -> pa
             "round_robin": pa.array((sequence + round_robin_start) % count, pa.int64()),
         }
     )
-    chosen = con.sql(
-        f"""
-        SELECT CAST(CASE
-            WHEN partition IS NOT NULL THEN partition
-            WHEN key IS NOT NULL THEN hash(key) % {int(count)}
-            ELSE round_robin
-        END AS INTEGER) AS partition
-        FROM placed
-        """
-    ).to_arrow_table()
+    con.register("velo_placement", placed)
+    try:
+        chosen = con.sql(
+            f"""
+            SELECT CAST(CASE
+                WHEN partition IS NOT NULL THEN partition
+                WHEN key IS NOT NULL THEN hash(key) % {int(count)}
+                ELSE round_robin
+            END AS INTEGER) AS partition
+            FROM velo_placement
+            """
+        ).to_arrow_table()
+    finally:
+        con.unregister("velo_placement")
     return chosen.column(0).combine_chunks()
 
 

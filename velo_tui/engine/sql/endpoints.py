@@ -164,8 +164,8 @@ def _setting_text(
     prop = properties.get(f"job.{key}")
     if prop is not None:
         return prop.value, f"'job.{key}'", prop.location
-    for annotations in (statement_annotations, file_annotations):
-        annotation = annotations.get(key)
+    for scope in (statement_annotations, file_annotations):
+        annotation = scope.get(key)
         if annotation is not None:
             return annotation.value, f"@{key}", annotation.location
     return None
