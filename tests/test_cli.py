@@ -264,7 +264,7 @@ def test_validate_corpus(cli, corpus_dir: Path, stem: str) -> None:
 
 @pytest.mark.parametrize(
     ("sql", "where"),
-    [("syntax_error.sql", "syntax_error.sql:5:1:"), ("unknown_column.sql", "unknown_column.sql:3:"),
+    [("syntax_error.sql", "syntax_error.sql:5:1:"), ("unknown_column.sql", "unknown_column.sql:4:12:"),
      ("missing_config.sql", "missing_config.sql:9:"), ("group_by.sql", "group_by.sql:6:")],
 )
 def test_validate_bad_input(cli, pipelines_dir: Path, sql: str, where: str) -> None:

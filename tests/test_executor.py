@@ -230,8 +230,10 @@ def test_unknown_column_at_open(make_session, pipelines_dir: Path) -> None:
     with pytest.raises(InputError) as info:
         make_session(pipelines_dir / "unknown_column.sql")
     message = str(info.value)
-    assert info.value.location.line == 3
-    assert message.startswith(f"{pipelines_dir / 'unknown_column.sql'}:3:")
+    # The location is the unknown column's use in the SELECT, not the CREATE line.
+    assert info.value.location.line == 4
+    assert info.value.location.column == 12
+    assert message.startswith(f"{pipelines_dir / 'unknown_column.sql'}:4:12:")
     assert "no_such_field" in message
     assert "broken_items" in message
 

@@ -190,3 +190,19 @@ def test_session_dlq_entry_json(make_session, pipelines_dir: Path) -> None:
     data = session.dlq.snapshot()[0].to_json()
     assert json.loads(json.dumps(data))["value"] == '{"id": 1, "name": "caf\\xe9"}'
     assert data["error_type"] == "invalid_encoding"
+
+
+def test_session_warns_unfed_source(make_session, pipelines_dir: Path, tmp_path: Path) -> None:
+    # Without its spec nothing fills the source topic, so the session says so.
+    sql = tmp_path / "chain.sql"
+    sql.write_text((pipelines_dir / "chain.sql").read_text(encoding="utf-8"), encoding="utf-8")
+    session = make_session(sql)
+    unfed = [w for w in session.warnings if "no spec input or schema named 'orders'" in w]
+    assert len(unfed) == 1
+    assert unfed[0].startswith(f"{sql}:4:")
+    assert "valid_orders" in unfed[0]
+
+
+def test_session_no_warning_when_fed(make_session, pipelines_dir: Path) -> None:
+    session = make_session(pipelines_dir / "chain.sql")
+    assert not [w for w in session.warnings if "no spec input" in w]

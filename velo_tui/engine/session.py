@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -164,6 +165,7 @@ class Session:
         self.cancel_event = threading.Event()
         self._lock = threading.RLock()
         self._prepare_columns()
+        self._warn_about_unfed_sources()
         self.start_offsets = self._current_offsets()
         log.info(
             "session for %s: %d statement(s), seed %d, %s",
@@ -236,6 +238,27 @@ class Session:
             state.output_columns = columns_from_arrow(result_schema)
             produced[statement.sink.topic] = state.output_columns
 
+    def _warn_about_unfed_sources(self) -> None:
+        """Warn about statements whose source no statement, spec input or schema fills.
+
+        Such a statement runs over whatever its topic already holds, which on the embedded
+        broker is nothing, and its fields cannot be checked before it runs. A misspelled FROM
+        name or a missing test spec shows up this way.
+        """
+        for state in self.states:
+            statement = state.statement
+            if self.pipeline.producer_of(statement.source.topic) is not None:
+                continue
+            if self.input_plans(statement):
+                continue
+            self.warnings.append(
+                f"{self.sql_path}:{statement.line}: statement {statement.name} reads "
+                f"'{statement.source.name}' (topic {statement.source.topic}), but no statement "
+                f"writes it and no spec input or schema named '{statement.source.name}' fills it. "
+                "The statement runs over what the topic already holds, and its fields are not "
+                "checked before it runs. Add an input with a schema to the test spec"
+            )
+
     def _check_statement(self, statement: Statement, columns: list[ColumnSpec]) -> pa.Schema:
         con = duckdb.connect()
         for sql in self.setup_sql:
@@ -247,12 +270,19 @@ class Session:
         try:
             return con.sql(statement.duckdb_sql).to_arrow_table().schema
         except duckdb.Error as error:
-            available = ", ".join(c.name for c in columns) + ", " + ", ".join(PSEUDO_COLUMNS)
+            fields = ", ".join(c.name for c in columns)
             message = str(error).strip().splitlines()[0]
+            message = re.sub(r"^[A-Za-z ]*Error: ", "", message).rstrip("!")
+            location = SourceLocation(self.sql_path, statement.line)
+            missing = re.search(r'Referenced column "([^"]+)" not found', message)
+            if missing:
+                message = f"column '{missing.group(1)}' is not a field of {statement.source.name}"
+                location = _locate_word(self.sql_path, statement, missing.group(1))
             raise InputError(
                 f"statement {statement.name} does not fit its source {statement.source.name}: "
-                f"{message}. Source fields: {available}",
-                SourceLocation(self.sql_path, statement.line),
+                f"{message}. Its fields are: {fields} (and the pseudo-columns "
+                f"{', '.join(PSEUDO_COLUMNS)}); fix the name or the schema",
+                location,
             ) from error
 
     def source_schema(self, statement: Statement):
@@ -579,3 +609,16 @@ def referenced_fields(duckdb_sql: str) -> list[str]:
             names.append(name)
     return names
 
+
+def _locate_word(sql_path: Path, statement: Statement, word: str) -> SourceLocation:
+    """Find the first use of `word` in a statement's SELECT, as a file line and column."""
+    start = statement.sql.find(statement.select_sql) if statement.select_sql else -1
+    text = statement.select_sql if start >= 0 else statement.sql
+    match = re.search(r"(?<![\w.])" + re.escape(word) + r"(?!\w)", text, flags=re.IGNORECASE)
+    if match is None:
+        return SourceLocation(sql_path, statement.line)
+    offset = match.start() + max(start, 0)
+    before = statement.sql[:offset]
+    line = statement.line + before.count("\n")
+    column = offset - (before.rfind("\n") + 1) + 1
+    return SourceLocation(sql_path, line, column)
