@@ -293,3 +293,21 @@ def test_validate_runs_nothing(cli, pipelines_dir: Path) -> None:
     code, out, _ = cli("validate", pipelines_dir / "chain.sql", "--spec", spec)
     assert code == EXIT_OK
     assert "valid_orders (line 4): chain_orders -> chain_valid" in out
+
+
+def test_cli_suggests_subcommand(cli, pipelines_dir: Path) -> None:
+    code, out, err = cli("valdate", pipelines_dir / "chain.sql")
+    assert code == EXIT_INPUT
+    assert "unknown command 'valdate'; did you mean 'validate'?" in err
+
+
+def test_cli_suggests_option(cli, pipelines_dir: Path) -> None:
+    code, out, err = cli(pipelines_dir / "chain.sql", "--rnu")
+    assert code == EXIT_INPUT
+    assert "did you mean --run?" in err
+
+
+def test_cli_folder_instead_of_file(cli, pipelines_dir: Path) -> None:
+    code, out, err = cli(pipelines_dir, "--run")
+    assert code == EXIT_INPUT
+    assert "is a folder; give the path of a .sql file" in err

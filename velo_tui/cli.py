@@ -5,6 +5,7 @@ headless runner, stress mode or validation.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import sys
@@ -30,7 +31,19 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits with 2 by itself; keep one path
-        raise UsageError(message)
+        raise UsageError(message + self._suggestion(message))
+
+    def _suggestion(self, message: str) -> str:
+        """Suggest the closest option for a misspelled one ("did you mean --run?")."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        options = [name for action in self._actions for name in action.option_strings]
+        for word in message.split(":", 1)[1].split():
+            if word.startswith("--"):
+                close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
+                if close:
+                    return f"; did you mean {close[0]}?"
+        return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +123,10 @@ def normalise_argv(argv: list[str]) -> list[str]:
         flag = SUBCOMMANDS[argv[0]]
         rest = argv[1:]
         return rest + ([flag] if flag else [])
+    if len(argv) > 1 and not argv[0].startswith("-") and not Path(argv[0]).exists():
+        close = difflib.get_close_matches(argv[0], list(SUBCOMMANDS), n=1)
+        if close:
+            raise UsageError(f"unknown command '{argv[0]}'; did you mean '{close[0]}'?")
     return argv
 
 
@@ -149,9 +166,9 @@ def input_error(error: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = normalise_argv(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     try:
+        argv = normalise_argv(list(sys.argv[1:] if argv is None else argv))
         args = parser.parse_args(argv)
     except UsageError as error:
         parser.print_usage(sys.stderr)

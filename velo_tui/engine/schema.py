@@ -220,7 +220,7 @@ def load_schema_file(path: str | Path) -> Schema:
         mark = getattr(exc, "problem_mark", None)
         location = SourceLocation(path, mark.line + 1, mark.column + 1) if mark else SourceLocation(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"invalid YAML: {problem}", location) from None
+        raise InputError(f"invalid YAML ({problem}); check the indentation and brackets near this line", location) from None
 
     doc = _Doc(path)
     if root is None:

@@ -126,6 +126,8 @@ class Session:
         self.options = options or SessionOptions()
         env = self.options.env if self.options.env is not None else os.environ
         self.sql_path = Path(sql_path)
+        if self.sql_path.is_dir():
+            raise InputError(f"{self.sql_path} is a folder; give the path of a .sql file in it")
         if not self.sql_path.is_file():
             raise InputError(f"SQL file {self.sql_path} was not found; check the path")
         self.setup_sql = list(DUCKDB_SETUP)

@@ -147,9 +147,9 @@ def load_spec(path: Path, statement_names: list[str]) -> Spec:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         location = SourceLocation(path, mark.line + 1, mark.column + 1) if mark else None
-        raise InputError(f"invalid YAML: {exc.problem or exc}", location) from exc
+        raise InputError(f"invalid YAML ({exc.problem or exc}); check the indentation and brackets near this line", location) from exc
     except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", SourceLocation(path)) from exc
+        raise InputError(f"invalid YAML ({exc}); check the indentation and brackets near this line", SourceLocation(path)) from exc
 
     if root is None:
         raise InputError(

@@ -108,9 +108,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         location = SourceLocation(path)
         if mark is not None:
             location = SourceLocation(path, mark.line + 1, mark.column + 1)
-        raise InputError(f"invalid YAML: {error.problem}", location) from error
+        raise InputError(f"invalid YAML ({error.problem}); check the indentation and brackets near this line", location) from error
     except yaml.YAMLError as error:
-        raise InputError(f"invalid YAML: {error}", SourceLocation(path)) from error
+        raise InputError(f"invalid YAML ({error}); check the indentation and brackets near this line", SourceLocation(path)) from error
     if tree is None:
         return {}
     if not isinstance(tree, dict):
