@@ -311,3 +311,11 @@ def test_cli_folder_instead_of_file(cli, pipelines_dir: Path) -> None:
     code, out, err = cli(pipelines_dir, "--run")
     assert code == EXIT_INPUT
     assert "is a folder; give the path of a .sql file" in err
+
+
+def test_cli_text_report_names_unchecked(cli, pipelines_dir: Path) -> None:
+    spec = pipelines_dir / "slow_input.test.yaml"
+    code, out, err = cli(pipelines_dir / "chain.sql", "--run", "--spec", spec, "--timeout", "0.3")
+    assert code == EXIT_TIMEOUT
+    assert "FAIL valid_orders" in out
+    assert "the statement did not run, so its assertions were not checked" in out

@@ -47,9 +47,13 @@ def render_text(report: dict[str, Any]) -> str:
             lines.append(f"           error: {s['error']}")
     if report["queries"]:
         lines += ["", "assertions:"]
+    status = {s["name"]: s["status"] for s in report["statements"]}
     for query in report["queries"]:
         mark = "PASS" if query["passed"] else "FAIL"
         lines.append(f"  {mark} {query['name']}")
+        outcome = {"not_run": "did not run", "failed": "failed"}.get(status.get(query["name"], "ok"))
+        if outcome:
+            lines.append(f"    the statement {outcome}, so its assertions were not checked")
         for assertion in query["assertions"]:
             sign = "ok  " if assertion["passed"] else "FAIL"
             lines.append(f"    {sign} {assertion['type']}: {assertion['message']}")
