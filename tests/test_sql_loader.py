@@ -332,3 +332,18 @@ def test_loader_env_defaults_to_process(tmp_path, monkeypatch):
     text = stream("out", "src", ",\n    'src.config_file' = 'c.yaml'")
     pipeline = load_pipeline(write(tmp_path / "p.sql", text))
     assert pipeline.statements[0].source.topic == "orders_from_env"
+
+
+def test_misspelled_select_keyword(tmp_path: Path) -> None:
+    sql = tmp_path / "typo.sql"
+    sql.write_text(
+        "CREATE STREAM out AS\nSELCT id\nFROM src\nEMIT CHANGES\n"
+        "WITH ('src.topic.name' = 't_in', 'out.topic.name' = 't_out');\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as caught:
+        load_pipeline(sql, env={})
+    assert "expected SELECT after AS" in caught.value.message
+    assert "'SELCT'" in caught.value.message
+    assert caught.value.location.line == 2
+    assert caught.value.location.column == 1

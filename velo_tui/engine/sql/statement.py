@@ -83,6 +83,13 @@ def parse_create(text: str, origin: TextOrigin) -> ParsedCreate:
         raise InputError(
             f"statement '{name}' has no SELECT after AS", origin.locate(text, body_start)
         )
+    first_word = re.match(r"\s*(\w+)", masked[body_start:select_end])
+    if first_word is None or first_word.group(1).upper() != "SELECT":
+        found = first_word.group(1) if first_word else masked[body_start:select_end].strip()[:20]
+        raise InputError(
+            f"expected SELECT after AS in statement '{name}', found '{found}'; fix the keyword",
+            origin.locate(text, body_start + (first_word.start(1) if first_word else 0)),
+        )
     return ParsedCreate(
         kind=kind,
         name=name,
