@@ -95,6 +95,25 @@ def test_produce_appends_offsets(broker, new_topic):
     assert table.column("value").to_pylist() == [b"a", b"b", b"c"]
 
 
+def test_flush_stores_produced(broker, new_topic):
+    topic = new_topic()
+    broker.create_topic(topic, partitions=2)
+
+    broker.produce(topic, make_produce_batch([b"a", b"b", b"c"], partitions=[0, 1, 1]))
+    broker.flush()
+
+    assert [m.high for m in broker.watermarks(topic)] == [1, 2]
+
+
+def test_flush_without_produce(broker, new_topic):
+    topic = new_topic()
+    broker.create_topic(topic)
+
+    broker.flush()
+
+    assert [m.high for m in broker.watermarks(topic)] == [0]
+
+
 def test_partition_order_three_partitions(broker, new_topic):
     topic = new_topic()
     broker.create_topic(topic, partitions=3)

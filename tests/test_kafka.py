@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from velo_tui.engine.broker.base import make_produce_batch
 from velo_tui.engine.broker.embedded import EmbeddedBroker
@@ -134,6 +135,34 @@ def test_java_client_properties_ignored(kafka_address):
 
 
 @pytest.mark.kafka
+def test_delivery_failure_raised_by_flush(kafka_address):
+    broker = KafkaBroker(kafka_address)
+    topic = f"test-{uuid.uuid4().hex[:12]}"
+    # The topic takes record batches of at most 1,000 bytes, so the broker rejects the message.
+    admin = AdminClient({"bootstrap.servers": kafka_address})
+    created = admin.create_topics(
+        [NewTopic(topic, num_partitions=1, replication_factor=1,
+                  config={"max.message.bytes": "1000"})]
+    )
+    created[topic].result(timeout=30)
+
+    try:
+        with pytest.raises(BrokerError) as raised:
+            broker.produce(topic, make_produce_batch([b"x" * 5_000]))
+            broker.flush()
+        broker.produce(topic, make_produce_batch([b"small"]))
+        broker.flush()
+        values = broker.read_all(topic).column("value").to_pylist()
+    finally:
+        broker.delete_topic(topic)
+        broker.close()
+
+    assert topic in str(raised.value)
+    assert "not delivered" in str(raised.value)
+    assert values == [b"small"]
+
+
+@pytest.mark.kafka
 def test_secrets_absent_from_output(kafka_address, caplog):
     caplog.set_level(logging.DEBUG)
     broker = KafkaBroker(kafka_address, {**SECRET_CONFIG, "debug": "conf"})
@@ -240,6 +269,7 @@ def test_lost_broker_fails_consume_and_produce(private_kafka):
         list(reader)
     with pytest.raises(BrokerError) as produce_error:
         broker.produce("lost", make_produce_batch([b"y"] * 10))
+        broker.flush()
     assert address in str(consume_error.value)
     assert "lost" in str(consume_error.value)
     assert address in str(produce_error.value)

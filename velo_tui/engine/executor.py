@@ -182,6 +182,8 @@ class StatementExecutor:
             while pending:
                 self._check_cancel(cancel)
                 self._complete(pending.popleft().result(), total, progress)
+            # The statement is done only once the sink and DLQ topics hold all its messages.
+            self.broker.flush()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             self._close_worker_connections()
@@ -278,7 +280,8 @@ class StatementExecutor:
         self._dead_letter(result.messages, result.failures)
         self._apply_delay()
         self.stats.batches += 1
-        # Latency runs from the start of the batch's processing to its last produced message.
+        # Latency runs from the start of the batch's processing until its last message is
+        # handed to the broker (Kafka: queued, not yet acknowledged).
         self.stats.batch_latencies_s.append(time.perf_counter() - result.started)
         if progress is not None:
             progress(

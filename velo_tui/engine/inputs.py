@@ -114,6 +114,8 @@ class InputProducer:
                 log.info("input %s: production stopped after %d of %d message(s)",
                          plan.source, produced, plan.records)
                 break
+        # The statement reads the topic next: wait until the broker has stored every message.
+        self.broker.flush()
         log.info("input %s: produced %d message(s) to %s", plan.source, produced, plan.topic)
         return produced
 

@@ -542,7 +542,11 @@ class Session:
         state.stats.dlq_dropped += self.dlq.counts_for(state.name).dropped - dropped
 
     def _publish_dead_letters(self, entries: list[DeadLetterEntry]) -> None:
-        """Write stored DLQ entries to the DLQ topic."""
+        """Write stored DLQ entries to the DLQ topic.
+
+        The entries come from a running statement or from input production, whose broker flush at
+        the end also waits for these messages.
+        """
         self.broker.produce(self.dlq_topic, dead_letter_messages(entries))
 
     # -- results -----------------------------------------------------------------------------

@@ -166,8 +166,16 @@ class Broker(ABC):
     def produce(self, topic: str, batch: pa.Table) -> None:
         """Append a `PRODUCE_SCHEMA` batch to `topic`, creating the topic when missing.
 
-        Returns once every message is stored (Kafka: acknowledged); raises `BrokerError`
-        otherwise.
+        May return before the messages are stored: the Kafka broker only queues them. A read of
+        `topic` (`consume`, `watermarks`, `read_all`) still returns every message produced
+        before it. Raises `BrokerError` for failures known by then; `flush` reports the others.
+        """
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Return once every produced message is stored; raise `BrokerError` otherwise.
+
+        `timeout_s` limits how long a flush may go without progress (Kafka: default 30 s).
+        The default does nothing, for brokers whose `produce` stores messages before returning.
         """
 
     @abstractmethod

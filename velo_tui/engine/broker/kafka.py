@@ -2,6 +2,8 @@
 
 Consumers read from the beginning with `assign()` and a throwaway group id, up to the high
 watermarks taken when reading starts, and turn messages into Arrow batches of one partition each.
+Producing only queues messages in librdkafka; `flush`, and every read of a topic with queued
+messages, waits until they are acknowledged.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,6 +109,15 @@ _PARTITION_STARTING_CODES = frozenset(
         KafkaError.UNKNOWN_TOPIC_OR_PART,
     }
 )
+
+
+@dataclass(frozen=True)
+class _DeliveryFailure:
+    """A message librdkafka reported as not delivered."""
+
+    topic: str
+    partition: int
+    error: KafkaError
 
 
 @dataclass
@@ -204,7 +216,9 @@ class KafkaBroker(Broker):
         self._round_robin: dict[str, int] = {}
         self._producer: Producer | None = None
         self._producer_errors = _ErrorRecorder()
-        self._delivery_failures: list[tuple[str, KafkaError]] = []
+        self._delivery_failures: list[_DeliveryFailure] = []
+        # Topics with messages queued since the last complete flush; reads of them flush first.
+        self._unflushed: set[str] = set()
 
         if not self.bootstrap_servers:
             raise InputError("the Kafka bootstrap servers are missing: pass HOST:PORT")
@@ -450,10 +464,17 @@ class KafkaBroker(Broker):
         return self._producer
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        # Called from poll() and flush() for failed messages only (delivery.report.only.error).
         if error is not None:
-            self._delivery_failures.append((f"partition {message.partition()}", error))
+            failure = _DeliveryFailure(message.topic(), message.partition(), error)
+            self._delivery_failures.append(failure)
 
     def produce(self, topic: str, batch: pa.Table) -> None:
+        """Queue `batch` for `topic` and return without waiting for acknowledgements.
+
+        Raises `BrokerError` for delivery failures librdkafka has reported by now, from this
+        batch or an earlier one; `flush` waits for the rest.
+        """
         if batch.schema != PRODUCE_SCHEMA:
             batch = batch.select(PRODUCE_SCHEMA.names).cast(PRODUCE_SCHEMA)
         count = self._known_partition_count(topic)
@@ -469,7 +490,12 @@ class KafkaBroker(Broker):
                 batch = batch.set_column(
                     0, "partition", choose_partitions(batch, count, start)
                 )
-            self._produce_locked(topic, batch)
+            producer = self._get_producer()
+            self._raise_delivery_failures(producer)
+            self._unflushed.add(topic)
+            self._enqueue(producer, topic, batch)
+            producer.poll(0)  # serves the failure reports that are ready
+            self._raise_delivery_failures(producer)
 
     def _check_partitions(self, topic: str, batch: pa.Table, count: int) -> None:
         partitions = batch.column("partition")
@@ -484,65 +510,121 @@ class KafkaBroker(Broker):
                 f"{wrong}; use a partition from 0 to {count - 1}"
             )
 
-    def _produce_locked(self, topic: str, batch: pa.Table) -> None:
-        producer = self._get_producer()
-        self._delivery_failures = []
-        # Big batches may take long; only a stall (no progress for the operation timeout) fails.
-        stall_limit = self.operation_timeout_s
-        last_progress = time.monotonic()
-        # Converting each column to Python once is the cheapest way into librdkafka, which
-        # takes messages one at a time.
-        partitions = batch.column("partition").to_pylist()
-        timestamps = batch.column("timestamp").to_pylist()
-        keys = batch.column("key").to_pylist()
-        values = batch.column("value").to_pylist()
-        headers_column = batch.column("headers")
-        if headers_column.null_count == batch.num_rows:
-            headers: list = [None] * batch.num_rows
-        else:
-            headers = [
-                None if entry is None else [(h["key"], h["value"]) for h in entry]
-                for entry in headers_column.to_pylist()
-            ]
+    def _enqueue(self, producer: Producer, topic: str, batch: pa.Table) -> None:
+        """Hand every message of `batch` to librdkafka, one `Producer.produce` call each.
 
-        for row in range(batch.num_rows):
-            # librdkafka treats partition -1 as "let the partitioner choose" and timestamp 0
-            # as "now".
-            partition = partitions[row]
-            timestamp = timestamps[row]
-            while True:
-                try:
-                    producer.produce(
-                        topic,
-                        value=values[row],
-                        key=keys[row],
-                        partition=-1 if partition is None else partition,
-                        timestamp=0 if timestamp is None else timestamp,
-                        headers=headers[row],
-                    )
-                    last_progress = time.monotonic()
-                    break
-                except BufferError:
-                    # The local queue is full: serve delivery reports until room frees up.
-                    producer.poll(0.1)
-                    if time.monotonic() - last_progress > stall_limit:
-                        self._abandon(producer)
-                        raise self._fail(
-                            f"producing to topic '{topic}'",
-                            f"the send queue stayed full for {self.operation_timeout_s:g} s "
-                            f"({self._last_error_text(self._producer_errors)})",
-                        ) from None
-                except KafkaException as error:
+        librdkafka takes messages one at a time, so each column becomes a Python list once. The
+        calls pass arguments by position and only up to the last column with a value, because
+        keyword arguments and arguments left at their defaults cost time per message.
+        """
+        rows = batch.num_rows
+        # Positional parameters of Producer.produce after topic and value: key, partition,
+        # callback, on_delivery, timestamp, headers. librdkafka reads partition -1 as "let the
+        # partitioner choose" and timestamp 0 as "now".
+        optional: list[list | None] = [
+            _column_values(batch, "key"),
+            _column_values(batch, "partition", null=-1),
+            None,
+            None,
+            _column_values(batch, "timestamp", null=0),
+            _header_values(batch),
+        ]
+        defaults = (None, -1, None, None, 0, None)
+        used = max((i + 1 for i, values in enumerate(optional) if values is not None), default=0)
+        columns: list = [repeat(topic, rows), batch.column("value").to_pylist()]
+        for values, default in zip(optional[:used], defaults, strict=False):
+            columns.append(repeat(default, rows) if values is None else values)
+
+        send = producer.produce
+        for row, arguments in enumerate(zip(*columns)):
+            try:
+                send(*arguments)
+            except BufferError:
+                self._wait_for_room(producer, topic, arguments)
+            except KafkaException as error:
+                self._abandon(producer)
+                raise self._fail(
+                    f"producing message {row} of the batch to topic '{topic}'",
+                    _error_text(error),
+                ) from None
+
+    def _wait_for_room(self, producer: Producer, topic: str, arguments: tuple) -> None:
+        """Produce one message once librdkafka's full send queue has room for it.
+
+        Fails when the queue does not shrink for the operation timeout, or when a delivery
+        fails meanwhile (a lost broker fails queued messages after `message.timeout.ms`).
+        """
+        last_progress = time.monotonic()
+        queued = len(producer)
+        while True:
+            producer.poll(0.05)  # returns early when acknowledgements free up room
+            self._raise_delivery_failures(producer)
+            try:
+                producer.produce(*arguments)
+                return
+            except BufferError:
+                now = time.monotonic()
+                if len(producer) < queued:
+                    queued, last_progress = len(producer), now
+                elif now - last_progress > self.operation_timeout_s:
                     self._abandon(producer)
                     raise self._fail(
-                        f"producing message {row} of the batch to topic '{topic}'",
-                        _error_text(error),
+                        f"producing to topic '{topic}'",
+                        f"the send queue stayed full for {self.operation_timeout_s:g} s "
+                        f"({self._last_error_text(self._producer_errors)})",
                     ) from None
-            if row % 1000 == 999:
-                producer.poll(0)
-            if self._delivery_failures:
-                break
 
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Wait until every queued message is acknowledged; raise `BrokerError` otherwise.
+
+        `timeout_s` (default: the operation timeout) limits a wait without progress, not the
+        whole flush, so a long queue on a slow broker still completes.
+        """
+        stall_limit = self.operation_timeout_s if timeout_s is None else timeout_s
+        with self._lock:
+            producer = self._producer
+            if producer is None:
+                return
+            remaining = self._await_delivery(producer, stall_limit)
+            self._raise_delivery_failures(producer)
+            if remaining:
+                self._abandon(producer)
+                raise self._fail(
+                    "producing to " + _topic_list(self._unflushed),
+                    f"{remaining} message(s) were still unacknowledged after {stall_limit:g} s "
+                    f"without progress ({self._last_error_text(self._producer_errors)})",
+                )
+            self._unflushed.clear()
+
+    def _settle(self, topic: str) -> None:
+        """Wait for queued messages before `topic` is read, so a read sees every message
+        produced to it before the read began.
+
+        Raises `BrokerError` when messages to `topic` failed, but leaves the failures for the
+        producing thread's next `produce` or `flush`, which reports them as well.
+        """
+        with self._lock:
+            producer = self._producer
+            if producer is None or topic not in self._unflushed:
+                return
+            remaining = self._await_delivery(producer, self.operation_timeout_s)
+            failures = [f for f in self._delivery_failures if f.topic == topic]
+            if failures:
+                raise self._delivery_error(failures)
+            if remaining:
+                raise self._fail(
+                    f"reading topic '{topic}'",
+                    f"{remaining} message(s) produced before the read were still "
+                    f"unacknowledged after {self.operation_timeout_s:g} s without progress "
+                    f"({self._last_error_text(self._producer_errors)})",
+                )
+            if not self._delivery_failures:
+                self._unflushed.clear()
+
+    def _await_delivery(self, producer: Producer, stall_limit: float) -> int:
+        """Flush until the queue is empty, a delivery fails, or the queue stops shrinking for
+        `stall_limit` seconds; return how many messages are still queued."""
+        last_progress = time.monotonic()
         remaining = producer.flush(0.5)
         while remaining and not self._delivery_failures:
             if time.monotonic() - last_progress > stall_limit:
@@ -551,28 +633,30 @@ class KafkaBroker(Broker):
             if still_queued < remaining:
                 last_progress = time.monotonic()
             remaining = still_queued
-        if self._delivery_failures:
-            where, error = self._delivery_failures[0]
-            failed = len(self._delivery_failures)
-            self._abandon(producer)
-            raise self._fail(
-                f"producing to topic '{topic}'",
-                f"{failed} message(s) were not delivered; first error at {where}: {error.str()}",
-            )
-        if remaining:
-            self._abandon(producer)
-            raise self._fail(
-                f"producing to topic '{topic}'",
-                f"{remaining} of {batch.num_rows} message(s) were still unacknowledged after "
-                f"{stall_limit:g} s without progress "
-                f"({self._last_error_text(self._producer_errors)})",
-            )
+        return remaining
+
+    def _raise_delivery_failures(self, producer: Producer) -> None:
+        """Raise the reported delivery failures, dropping the queued messages with them."""
+        if not self._delivery_failures:
+            return
+        error = self._delivery_error(self._delivery_failures)
+        self._abandon(producer)
+        raise error
+
+    def _delivery_error(self, failures: list[_DeliveryFailure]) -> BrokerError:
+        first = failures[0]
+        return self._fail(
+            "producing to " + _topic_list({f.topic for f in failures}),
+            f"{len(failures)} message(s) were not delivered; first error at topic "
+            f"'{first.topic}' partition {first.partition}: {first.error.str()}",
+        )
 
     def _abandon(self, producer: Producer) -> None:
-        """Drop queued messages after a failed produce, so a later produce cannot send them."""
+        """Drop queued messages after a failure, so a later produce or flush cannot send them."""
         producer.purge(in_queue=True, in_flight=True, blocking=False)
         producer.flush(0)
         self._delivery_failures = []
+        self._unflushed.clear()
 
     def _last_error_text(self, recorder: _ErrorRecorder) -> str:
         if recorder.last is None:
@@ -684,6 +768,7 @@ class KafkaBroker(Broker):
                 )
 
     def watermarks(self, topic: str) -> list[PartitionWatermarks]:
+        self._settle(topic)
         count = self._metadata_partition_count(topic)
         if count == 0:
             return []
@@ -729,6 +814,38 @@ class KafkaBroker(Broker):
             if remaining:
                 log.warning("%d message(s) to %s were still unsent at close",
                             remaining, self.description)
+
+
+def _column_values(batch: pa.Table, name: str, null: object = None) -> list | None:
+    """Return column `name` of `batch` as a list with nulls replaced by `null`, or None when
+    every value is null."""
+    column = batch.column(name)
+    if column.null_count == batch.num_rows:
+        return None
+    if null is not None and column.null_count:
+        column = column.fill_null(null)
+    return column.to_pylist()
+
+
+def _header_values(batch: pa.Table) -> list | None:
+    """Return the headers of `batch` as confluent-kafka's lists of (key, value) pairs, or None
+    when no message has headers."""
+    column = batch.column("headers")
+    if column.null_count == batch.num_rows:
+        return None
+    return [
+        None if entry is None else [(h["key"], h["value"]) for h in entry]
+        for entry in column.to_pylist()
+    ]
+
+
+def _topic_list(topics: Iterable[str]) -> str:
+    names = sorted(topics)
+    if not names:
+        return "Kafka"
+    if len(names) == 1:
+        return f"topic '{names[0]}'"
+    return "topics " + ", ".join(f"'{name}'" for name in names)
 
 
 def _stringify(config: Mapping[str, object]) -> dict[str, str]:
