@@ -195,6 +195,55 @@ async def test_invalid_filter_keeps_records(app_factory, debug_sql, settle):
         assert any("no_such_field" in text for text in notes.messages)
 
 
+async def test_rejected_filter_keeps_previous(app_factory, debug_sql, settle, tmp_path):
+    notes = Notifications()
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    target = tmp_path / "filtered.json"
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("slash")
+        await replace_input(pilot, "line_total > 1000")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("slash")
+        await replace_input(pilot, "line_total =")
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.main_screen
+        panel = screen.query_one(RecordsPanel)
+        subtitle_after_error = str(panel.border_subtitle)
+        await pilot.press("e")
+        await replace_input(pilot, str(target))
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        output = app.session.output_table(app.session.states[0])
+        matched = pc.sum(pc.greater(output.column("line_total"), 1000)).as_py()
+        assert screen.filter_expression == {"validated_orders": "line_total > 1000"}
+        assert subtitle_after_error == f"where line_total > 1000 · {matched} of {output.num_rows} match"
+        assert any("line_total > 1000 stays in force" in text for text in notes.messages)
+        assert len(json.loads(target.read_text(encoding="utf-8"))) == matched
+        assert panel.table.row_count == matched
+        assert str(panel.border_subtitle).startswith("where line_total > 1000")
+
+
+async def test_command_head_clears_filter(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("slash")
+        await replace_input(pilot, "line_total > 1000")
+        await pilot.press("enter")
+        await settle(pilot)
+        await enter_command(pilot, settle, "head validated_orders -n 3")
+        panel = app.main_screen.query_one(RecordsPanel)
+        assert app.main_screen.filter_expression == {}
+        assert not str(panel.border_subtitle).startswith("where")
+
+
 async def test_pages_move_window(app_factory, debug_sql, settle):
     app = app_factory(debug_sql, SessionOptions(records=250))
     async with app.run_test(size=SIZE) as pilot:

@@ -459,6 +459,7 @@ class MainScreen(Screen):
         self.pending_request = None
         self.records_request = message.request
         self.records_page = message.page
+        self._set_filter(message.request.target, message.request.expression)
         self.query_one(RecordsPanel).show_page(message.request, message.page)
 
     @on(RecordsFailed)
@@ -466,10 +467,20 @@ class MainScreen(Screen):
         request = message.request
         if request == self.pending_request:
             self.pending_request = None
-        if request.expression and self.filter_expression.get(request.target) == request.expression:
-            self.filter_expression.pop(request.target)
-        self.velo.notify(message.message, title=f"{request.mode} {request.target}", severity="error",
-                         markup=False)
+        text = message.message
+        if request.mode == "filter":
+            # The shown page, its title and the filter state stay as they were, so the toast
+            # names the filter that head, tail, paging and export still use.
+            previous = self.filter_expression.get(request.target)
+            text += f"\nThe filter {previous} stays in force." if previous else "\nNo filter is set."
+        self.velo.notify(text, title=f"{request.mode} {request.target}", severity="error", markup=False)
+
+    def _set_filter(self, target: str, expression: str | None) -> None:
+        """Record the filter of the page now shown for `target`, so export and paging use it."""
+        if expression:
+            self.filter_expression[target] = expression
+        else:
+            self.filter_expression.pop(target, None)
 
     def action_filter(self) -> None:
         target = self._records_target()
@@ -477,13 +488,13 @@ class MainScreen(Screen):
             return
 
         def apply(expression: str | None) -> None:
+            # The filter state changes only when the filtered page arrives: an invalid
+            # expression leaves the previous filter in force.
             if expression is None:
                 return
             if expression:
-                self.filter_expression[target] = expression
                 self.load_records(RecordsRequest(target, "filter", 0, PAGE_SIZE, expression))
             else:
-                self.filter_expression.pop(target, None)
                 self.load_records(RecordsRequest(target, "head"))
 
         self.velo.push_screen(filter_prompt(target, self.filter_expression.get(target, ""),
@@ -637,8 +648,7 @@ class MainScreen(Screen):
         page = result.page
         mode = result.title.split(" ", 1)[0]
         request = RecordsRequest(page.label, mode, page.offset, max(len(page.rows), 1), page.expression)
-        if page.expression:
-            self.filter_expression[page.label] = page.expression
+        self._set_filter(page.label, page.expression)
         self.pending_request = None  # a page still being fetched must not replace this one
         self.records_request = request
         self.records_page = page
