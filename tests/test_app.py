@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import json
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from rich.console import Console
 from textual.notifications import Notify
 
 from velo_tui.app import run_app
@@ -586,6 +588,22 @@ async def test_command_bar_topics_opens_output(app_factory, debug_sql, settle):
         screen = app.screen
         assert isinstance(screen, CommandOutputScreen)
         assert [row[0] for row in screen.rows][0] == "test_raw_orders"
+
+
+async def test_command_output_keeps_lines(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await enter_command(pilot, settle, "s")
+        await enter_command(pilot, settle, "inspect 1")
+        screen = app.screen
+        body = screen.query_one("#output-body Static")
+        console = Console(width=body.size.width, file=io.StringIO(), record=True)
+        console.print(body.content)
+        shown = console.export_text().splitlines()
+        assert isinstance(screen, CommandOutputScreen)
+        assert shown[0] == screen.lines[0]
+        assert shown[1] == screen.lines[1]
+        assert shown[2] == screen.lines[2]
 
 
 async def test_command_bar_bad_command_toasts(app_factory, debug_sql, settle):

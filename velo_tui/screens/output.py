@@ -22,15 +22,17 @@ MAX_OUTPUT_CELL = 40
 def output_renderable(lines: Sequence[str], columns: Sequence[str] | None,
                       rows: Sequence[Sequence[str]]) -> RenderableType:
     """Lay out a command's lines and table; every cell is a plain `Text`."""
-    parts: list[RenderableType] = [Text(escape_control(line), end="") for line in lines]
+    # One Text for all lines: separate Texts built with end="" would run together on one line.
+    text = "\n".join(escape_control(line) for line in lines)
+    if text and columns is not None:
+        text += "\n\n"  # ends the last line, then leaves a blank line above the table
+    parts: list[RenderableType] = [Text(text, end="")] if text else []
     if columns is not None:
         table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, header_style="bold")
         for name in columns:
             table.add_column(Text(escape_control(name)), no_wrap=True)
         for row in rows:
             table.add_row(*(Text(truncate_cells(escape_control(cell), MAX_OUTPUT_CELL)) for cell in row))
-        if parts:
-            parts.append(Text(""))
         parts.append(table)
     return Group(*parts)
 
