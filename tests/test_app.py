@@ -24,11 +24,14 @@ from velo_tui.screens.output import CommandOutputScreen
 from velo_tui.screens.prompt import PromptScreen
 from velo_tui.screens.record_detail import RecordDetailScreen
 from velo_tui.widgets.dead_letters import DeadLetterPanel, DeadLetterTable
-from velo_tui.widgets.records import RecordsPanel, RecordsTable
+from velo_tui.widgets.records import MAX_FIELD_WIDTH, RecordsPanel, RecordsTable
 from velo_tui.widgets.statements import StatementsPanel
 from velo_tui.widgets.topics import TopicsPanel
 
 SIZE = (120, 36)
+
+#: The three-stage shop orders example, whose record key is the order_id, a UUID.
+ORDERS_SQL = Path(__file__).resolve().parents[1] / "examples" / "orders" / "orders_pipeline.sql"
 
 #: Records per generated input in the debug pipeline tests: enough that a filter on
 #: line_total > 1000 leaves some records out.
@@ -42,6 +45,23 @@ def statement_lines(app) -> list[str]:
 
 def table_text(table, row: int, column: int) -> str:
     return str(table.get_cell_at((row, column)))
+
+
+def column_text(table, row: int, key: str) -> str:
+    """Return the text of the cell in `row` of the column with key `key` (`_key`, `field:NAME`)."""
+    return str(table.get_cell_at((row, table.get_column_index(key))))
+
+
+def visible_columns(table) -> list[str]:
+    """Return the keys of the columns that fit whole in the table's width, left to right."""
+    visible = []
+    used = 0
+    for key, column in table.columns.items():
+        used += column.get_render_width(table)
+        if used > table.scrollable_content_region.width:
+            break
+        visible.append(key.value)
+    return visible
 
 
 class Notifications:
@@ -105,7 +125,7 @@ async def test_head_shows_first_records(app_factory, debug_sql, settle):
         offsets = [table_text(panel.table, row, 1) for row in range(panel.table.row_count)]
         assert offsets == [str(offset) for offset in expected.column("_offset").to_pylist()]
         assert panel.border_title == f"records · validated_orders · {expected.num_rows} of {expected.num_rows}"
-        assert expected.column("order_id")[0].as_py().startswith(table_text(panel.table, 0, 3).rstrip("…"))
+        assert expected.column("order_id")[0].as_py().startswith(column_text(panel.table, 0, "field:order_id").rstrip("…"))
 
 
 async def test_continue_stops_after_breakpoint(app_factory, debug_sql, settle):
@@ -195,6 +215,24 @@ async def test_invalid_filter_keeps_records(app_factory, debug_sql, settle):
         assert panel.border_title == f"records · validated_orders · {RECORDS} of {RECORDS}"
         assert app.main_screen.filter_expression == {}
         assert any("no_such_field" in text for text in notes.messages)
+
+
+async def test_records_show_several_fields(app_factory, settle):
+    app = app_factory(ORDERS_SQL)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        table = app.main_screen.query_one(RecordsTable)
+        keys = [key.value for key in table.columns]
+        fields = [key for key in visible_columns(table) if key.startswith("field:")]
+        widths = [column.width for key, column in table.columns.items() if key.value.startswith("field:")]
+        header = str(table.columns[table.coordinate_to_cell_key((0, 2)).column_key].label)
+        assert "_key" not in keys
+        assert header == "order_id (key)"
+        assert fields[:4] == ["field:order_id", "field:customer_id", "field:country", "field:quantity"]
+        assert max(widths) <= MAX_FIELD_WIDTH
 
 
 async def test_rejected_filter_keeps_previous(app_factory, debug_sql, settle, tmp_path):
@@ -527,14 +565,14 @@ async def test_tricky_text_renders_literally(app_factory, tricky_sql, settle):
         await pilot.press("h")
         await settle(pilot)
         table = app.main_screen.query_one(RecordsTable)
-        notes = [table_text(table, row, 5) for row in range(table.row_count)]
-        assert table_text(table, 0, 2) == "[red]k1"
+        notes = [column_text(table, row, "field:note") for row in range(table.row_count)]
+        assert column_text(table, 0, "field:tag") == "[red]k1"
         assert notes[0] == "[bold]x"
         assert notes[1] == "[/"
         assert notes[2] == "rocket 🚀 party 🎉"
         assert notes[3] == "漢字テキスト中文"
         assert notes[4] == "שלום עולם"
-        assert notes[5].startswith("bell\\x07 esc\\x1b[31m tab\\t nl\\n")
+        assert notes[5].startswith("bell\\x07 esc\\x1b[31m t")
         assert notes[6].endswith("…")
         assert len(notes[6]) < 300
 

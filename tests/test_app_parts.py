@@ -10,7 +10,7 @@ from velo_tui.engine.session import SessionEvent
 from velo_tui.messages import StatementProgress
 from velo_tui.screens.main import ProgressRelay
 from velo_tui.screens.record_detail import format_timestamp, pretty_value
-from velo_tui.widgets.records import window_title
+from velo_tui.widgets.records import key_field, window_title
 from velo_tui.widgets.text import NULL_TEXT, cell, escape_control, format_value, truncate_cells
 
 
@@ -108,6 +108,25 @@ def test_window_title_whole_topic():
 
 def test_window_title_later_page():
     assert window_title(_Page(100, 1_000_000, 100)) == "100 of 1,000,000 (rows 101–200)"
+
+
+def test_key_field_matches_text():
+    rows = [{"_key": b"1871", "id": 1871, "name": "a"}, {"_key": b"3989", "id": 3989, "name": "b"}]
+    assert key_field(["name", "id"], rows) == "id"
+
+
+def test_key_field_none_when_one_differs():
+    rows = [{"_key": "a", "name": "a"}, {"_key": "b", "name": "c"}]
+    assert key_field(["name"], rows) is None
+
+
+def test_key_field_none_without_keys():
+    rows = [{"_key": None, "name": None}]
+    assert key_field(["name"], rows) is None
+
+
+def test_key_field_none_without_rows():
+    assert key_field(["name"], []) is None
 
 
 def test_progress_relay_drops_bursts():

@@ -17,10 +17,18 @@ from textual.widgets import DataTable, Static
 
 from velo_tui.engine.pipeline import PSEUDO_COLUMNS
 from velo_tui.widgets.tables import fill_table
-from velo_tui.widgets.text import cell, label
+from velo_tui.widgets.text import cell, label, plain_text, truncate_cells
 
 #: Records fetched per page.
 PAGE_SIZE = 100
+
+#: Widest field cell, in terminal columns, so that a 120-column terminal shows several fields
+#: beside an id of 36 characters. The detail view shows the whole value.
+MAX_FIELD_WIDTH = 24
+
+#: Widest key cell, in terminal columns: enough to tell records apart, for example by the first
+#: half of a UUID.
+MAX_KEY_WIDTH = 16
 
 EMPTY_HINT = "No records shown: step with s, then press h (head) or t (tail)."
 
@@ -34,6 +42,23 @@ class RecordsRequest:
     offset: int = 0
     limit: int = PAGE_SIZE
     expression: str | None = None
+
+
+def key_field(fields: list[str], rows: list[dict[str, Any]]) -> str | None:
+    """Return the first field whose text equals the record key in every row, or None.
+
+    The records table shows such a field in place of a separate key column.
+    """
+    if not rows:
+        return None
+    keys = [row.get("_key") for row in rows]
+    if any(key is None for key in keys):
+        return None
+    key_texts = [plain_text(key) for key in keys]
+    for name in fields:
+        if all(plain_text(row.get(name)) == text for row, text in zip(rows, key_texts)):
+            return name
+    return None
 
 
 def window_title(page: Any) -> str:
@@ -61,19 +86,31 @@ class RecordsTable(DataTable):
         self.records: list[dict[str, Any]] = []
 
     def show_rows(self, columns: list[str], rows: list[dict[str, Any]]) -> None:
-        """Replace the table with `rows`: partition, offset and key first, then the fields."""
+        """Replace the table with `rows`: partition, offset and key first, then the fields.
+
+        When a field equals the key in every row, that field takes the key's place: its header
+        says `(key)`, it is as narrow as a key, and the key column is left out.
+        """
         fields = [name for name in columns if name not in PSEUDO_COLUMNS]
+        self.records = list(rows)
+        keyed_by = key_field(fields, self.records)
         headers = [
             (Text("p", justify="right"), "_partition"),
             (Text("offset", justify="right"), "_offset"),
-            (Text("key"), "_key"),
-        ] + [(label(name), f"field:{name}") for name in fields]
-        self.records = list(rows)
-        cells = [
-            [cell(row.get("_partition")), cell(row.get("_offset")), cell(row.get("_key"))]
-            + [cell(row.get(name)) for name in fields]
-            for row in self.records
         ]
+        if keyed_by is None:
+            headers.append((Text("key"), "_key"))
+        for name in fields:
+            title = f"{name} (key)" if name == keyed_by else name
+            headers.append((label(truncate_cells(title, MAX_FIELD_WIDTH)), f"field:{name}"))
+        cells = []
+        for row in self.records:
+            line = [cell(row.get("_partition")), cell(row.get("_offset"))]
+            if keyed_by is None:
+                line.append(cell(row.get("_key"), MAX_KEY_WIDTH))
+            line += [cell(row.get(name), MAX_KEY_WIDTH if name == keyed_by else MAX_FIELD_WIDTH)
+                     for name in fields]
+            cells.append(line)
         fill_table(self, headers, cells)
 
     @property
