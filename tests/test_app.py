@@ -713,16 +713,41 @@ async def test_export_dlq_from_panel(app_factory, dlq_sql, settle, tmp_path):
         await pilot.press("s")
         await settle(pilot)
         await pilot.press("tab", "tab", "tab", "e")
-        title = str(app.screen.prompt_title)
+        await settle(pilot)
+        summary = app.screen.summary
         await replace_input(pilot, str(target))
         await pilot.press("enter")
         await settle(pilot)
         entries = app.session.dlq.snapshot()
     with target.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert title == "export · dlq"
+    assert summary == f"DLQ entries ({len(entries)})"
     assert len(rows) == len(entries)
     assert [row["error_type"] for row in rows] == [entry.error_type for entry in entries]
+
+
+async def test_export_dialog_names_records(app_factory, dlq_sql, settle):
+    app = app_factory(dlq_sql)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("slash")
+        await replace_input(pilot, "event_type = 'view'")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        records_summary = app.screen.summary
+        await pilot.press("escape", "tab", "tab", "tab", "e")
+        await settle(pilot)
+        dlq_summary = app.screen.summary
+        dlq_help = app.screen.help_text
+        output = app.session.output_table(app.session.states[0])
+        views = pc.sum(pc.equal(output.column("event_type"), "view")).as_py()
+        entries = app.session.dlq.snapshot()
+        assert records_summary == f"records of processed_events where event_type = 'view' ({views} records)"
+        assert dlq_summary == f"DLQ entries ({len(entries)})"
+        assert "filter on processed_events does not apply" in dlq_help
 
 
 async def test_palette_shows_spec_warnings(app_factory, debug_sql, settle):

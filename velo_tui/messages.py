@@ -111,6 +111,17 @@ class ExportFinished(Message):
         self.count = count
 
 
+class ExportCounted(Message):
+    """The records an export would write have been counted (`count`), or counting failed (`error`)."""
+
+    def __init__(self, target: str, expression: str | None, count: int | None, error: str | None = None) -> None:
+        super().__init__()
+        self.target = target
+        self.expression = expression
+        self.count = count
+        self.error = error
+
+
 class CommandFinished(Message):
     """A command-bar line has been executed by the command interpreter."""
 

@@ -30,6 +30,7 @@ from velo_tui.messages import (
     DeadLettersLoaded,
     DetailLoaded,
     EngineFailed,
+    ExportCounted,
     ExportFinished,
     OutcomeFailed,
     RecordsFailed,
@@ -42,7 +43,7 @@ from velo_tui.messages import (
 from velo_tui.screens.error import ErrorScreen
 from velo_tui.screens.help import HelpScreen
 from velo_tui.screens.output import CommandOutputScreen
-from velo_tui.screens.prompt import export_prompt, filter_prompt
+from velo_tui.screens.prompt import EXPORT_HELP, PromptScreen, export_prompt, export_summary, filter_prompt
 from velo_tui.screens.record_detail import RecordDetailScreen, dead_letter_content, record_content
 from velo_tui.widgets.command_bar import CommandBar
 from velo_tui.widgets.dead_letters import DeadLetterPanel, DeadLetterTable
@@ -143,6 +144,7 @@ class MainScreen(Screen):
         self.filter_expression: dict[str, str] = {}
         self._topics_timer: Timer | None = None
         self._last_panel = "#statements"
+        self._export_prompt: PromptScreen | None = None
 
     @property
     def velo(self) -> VeloApp:
@@ -503,17 +505,47 @@ class MainScreen(Screen):
     # -- export --------------------------------------------------------------------------------
 
     def action_export(self) -> None:
+        """Open the export dialog for the focused panel's records, saying which and how many."""
         target = self.current_target()
         if target is None:
             return
-        expression = None if target == DLQ_TARGET else self.filter_expression.get(target)
-        default_path = f"{target}.json"
+        dlq = target == DLQ_TARGET
+        expression = None if dlq else self.filter_expression.get(target)
+        help_text = EXPORT_HELP
+        shown = self.records_request
+        if dlq and shown is not None and shown.expression:
+            help_text += (f" The filter on {shown.target} does not apply here: to export those "
+                          "records, focus the records panel and press e.")
 
         def write(path: str | None) -> None:
+            self._export_prompt = None
             if path:
                 self.export_records(target, path, expression)
 
-        self.velo.push_screen(export_prompt(target, default_path, self.velo.cursor_blink), write)
+        prompt = export_prompt(f"{target}.json", export_summary(target, expression, None, dlq=dlq),
+                               help_text, self.velo.cursor_blink)
+        self._export_prompt = prompt
+        self.velo.push_screen(prompt, write)
+        self.count_export(target, expression)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export-count")
+    def count_export(self, target: str, expression: str | None) -> None:
+        try:
+            count = self.velo.views.count(target, expression)
+        except VeloError as error:
+            log.info("counting the records of %s to export failed: %s", target, error)
+            self.post_message(ExportCounted(target, expression, None, str(error)))
+            return
+        self.post_message(ExportCounted(target, expression, count))
+
+    @on(ExportCounted)
+    def on_export_counted(self, message: ExportCounted) -> None:
+        prompt = self._export_prompt
+        if prompt is None or prompt is not self.velo.screen:
+            return  # the dialog was closed before the count arrived
+        summary = export_summary(message.target, message.expression, message.count,
+                                 dlq=message.target == DLQ_TARGET, error=message.error)
+        prompt.set_summary(summary)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="export")
     def export_records(self, target: str, path: str, expression: str | None) -> None:
