@@ -14,6 +14,7 @@ from rich.console import Console
 from textual.notifications import Notify
 
 from velo_tui.app import run_app
+from velo_tui.commands import COMMANDS
 from velo_tui.cli import build_parser
 from velo_tui.engine.session import NOT_RUN, OK, RUNNING, SessionOptions
 from velo_tui.messages import StatementProgress, TopicsLoaded
@@ -642,6 +643,19 @@ async def test_command_output_keeps_lines(app_factory, debug_sql, settle):
         assert shown[0] == screen.lines[0]
         assert shown[1] == screen.lines[1]
         assert shown[2] == screen.lines[2]
+
+
+async def test_command_help_wraps_description(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    description = next(spec.description for spec in COMMANDS if spec.name == "filter")
+    async with app.run_test(size=SIZE) as pilot:
+        await enter_command(pilot, settle, "help filter")
+        body = app.screen.query_one("#output-body Static")
+        console = Console(width=body.size.width, file=io.StringIO(), record=True)
+        console.print(body.content)
+        shown = " ".join(console.export_text().split())
+        assert isinstance(app.screen, CommandOutputScreen)
+        assert " ".join(description.split()) in shown
 
 
 async def test_command_bar_bad_command_toasts(app_factory, debug_sql, settle):

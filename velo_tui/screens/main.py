@@ -669,7 +669,8 @@ class MainScreen(Screen):
             self.open_detail(result.detail)
         elif result.table is not None:
             lines = result.lines if result.kind in ("dlq", "inspect") else []
-            self.velo.push_screen(CommandOutputScreen(result.title, lines, result.table.columns, result.table.rows))
+            self.velo.push_screen(CommandOutputScreen(result.title, lines, result.table.columns, result.table.rows,
+                                                      wrap=result.kind == "help"))
         elif result.lines:
             notify("\n".join(result.lines), title=result.title, markup=False)
         if result.kind == "step":

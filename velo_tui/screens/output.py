@@ -20,8 +20,12 @@ MAX_OUTPUT_CELL = 40
 
 
 def output_renderable(lines: Sequence[str], columns: Sequence[str] | None,
-                      rows: Sequence[Sequence[str]]) -> RenderableType:
-    """Lay out a command's lines and table; every cell is a plain `Text`."""
+                      rows: Sequence[Sequence[str]], wrap: bool = False) -> RenderableType:
+    """Lay out a command's lines and table; every cell is a plain `Text`.
+
+    Cells are cut to `MAX_OUTPUT_CELL` columns, unless `wrap` is set: then the last column
+    (help's descriptions) wraps onto as many lines as it needs.
+    """
     # One Text for all lines: separate Texts built with end="" would run together on one line.
     text = "\n".join(escape_control(line) for line in lines)
     if text and columns is not None:
@@ -29,10 +33,14 @@ def output_renderable(lines: Sequence[str], columns: Sequence[str] | None,
     parts: list[RenderableType] = [Text(text, end="")] if text else []
     if columns is not None:
         table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, header_style="bold")
-        for name in columns:
-            table.add_column(Text(escape_control(name)), no_wrap=True)
+        for index, name in enumerate(columns):
+            wraps = wrap and index == len(columns) - 1
+            table.add_column(Text(escape_control(name)), no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
         for row in rows:
-            table.add_row(*(Text(truncate_cells(escape_control(cell), MAX_OUTPUT_CELL)) for cell in row))
+            if wrap:
+                table.add_row(*(Text(escape_control(cell)) for cell in row))
+            else:
+                table.add_row(*(Text(truncate_cells(escape_control(cell), MAX_OUTPUT_CELL)) for cell in row))
         parts.append(table)
     return Group(*parts)
 
@@ -43,17 +51,18 @@ class CommandOutputScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter,q", "close", "close", id="output.close")]
 
     def __init__(self, title: str, lines: Sequence[str], columns: Sequence[str] | None = None,
-                 rows: Sequence[Sequence[str]] = ()) -> None:
+                 rows: Sequence[Sequence[str]] = (), *, wrap: bool = False) -> None:
         super().__init__()
         self.output_title = title
         self.lines = list(lines)
         self.columns = list(columns) if columns is not None else None
         self.rows = [list(row) for row in rows]
+        self.wrap = wrap
 
     def compose(self) -> ComposeResult:
         with Vertical(id="output-dialog", classes="dialog"):
             with VerticalScroll(id="output-body"):
-                yield Static(output_renderable(self.lines, self.columns, self.rows), markup=False)
+                yield Static(output_renderable(self.lines, self.columns, self.rows, self.wrap), markup=False)
             yield Static("escape close", classes="dialog-help", markup=False)
 
     def on_mount(self) -> None:
