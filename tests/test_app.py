@@ -485,6 +485,27 @@ async def test_help_lists_every_binding(app_factory, debug_sql):
             assert key in keys
 
 
+async def test_help_lists_each_key_once(app_factory, debug_sql):
+    app = app_factory(debug_sql)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        keys = [key for key, _ in app.screen.keys]
+        assert keys.count("enter") == 1
+        assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("size", [SIZE, (80, 24)])
+async def test_help_shows_how_to_close(app_factory, debug_sql, size):
+    app = app_factory(debug_sql)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        dialog = app.screen.query_one("#help-dialog")
+        hint = app.screen.query(".dialog-help").last()
+        assert "escape close" in str(hint.render())
+        assert dialog.region.contains_region(hint.region)
+
+
 async def test_palette_offers_every_action(app_factory, debug_sql):
     app = app_factory(debug_sql)
     async with app.run_test(size=SIZE) as pilot:

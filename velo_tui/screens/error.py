@@ -30,7 +30,7 @@ class ErrorScreen(ModalScreen[None]):
                 # Each line is escaped on its own so the message keeps its line breaks.
                 text = "\n".join(label(line).plain for line in self.message.splitlines() or [""])
                 yield Static(label(text), id="error-message", markup=False)
-            yield Static("escape close · c copy", classes="dialog-help", markup=False)
+            yield Static("escape close · c copy", classes="dialog-help dialog-keys", markup=False)
 
     def on_mount(self) -> None:
         dialog = self.query_one("#error-dialog")

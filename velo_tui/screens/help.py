@@ -38,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-dialog", classes="dialog"):
             with VerticalScroll(id="help-body"):
                 yield Static(self._renderable(), markup=False)
-            yield Static("escape close", classes="dialog-help", markup=False)
+            yield Static("escape close · arrows scroll", classes="dialog-help dialog-keys", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#help-dialog").border_title = "help"

@@ -691,11 +691,17 @@ class MainScreen(Screen):
     # -- dialogs, focus, quit ------------------------------------------------------------------
 
     def help_keys(self) -> list[tuple[str, str]]:
-        """Return (key, description) for every binding of this screen and the records table."""
+        """Return (key, description) for every binding of this screen and the records table.
+
+        A records-panel key that the screen binds too (enter opens the record either way) is
+        listed once, with the screen's description.
+        """
         keys = [(binding.key_display or binding.key, binding.tooltip or binding.description)
                 for binding in self.BINDINGS if isinstance(binding, Binding)]
+        listed = {key for key, _ in keys}
         keys += [(binding.key, f"records panel: {binding.description}")
-                 for binding in RecordsTable.BINDINGS if isinstance(binding, Binding)]
+                 for binding in RecordsTable.BINDINGS
+                 if isinstance(binding, Binding) and binding.key not in listed]
         return keys
 
     def action_help(self) -> None:

@@ -63,7 +63,7 @@ class CommandOutputScreen(ModalScreen[None]):
         with Vertical(id="output-dialog", classes="dialog"):
             with VerticalScroll(id="output-body"):
                 yield Static(output_renderable(self.lines, self.columns, self.rows, self.wrap), markup=False)
-            yield Static("escape close", classes="dialog-help", markup=False)
+            yield Static("escape close", classes="dialog-help dialog-keys", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#output-dialog").border_title = label(self.output_title)

@@ -191,7 +191,8 @@ class RecordDetailScreen(ModalScreen[None]):
         with Vertical(id="detail-dialog", classes="dialog"):
             with VerticalScroll(id="detail-body"):
                 yield Static(detail_renderable(self.content), id="detail-content", markup=False)
-            yield Static("escape close · c copy value · arrows scroll", classes="dialog-help", markup=False)
+            yield Static("escape close · c copy value · arrows scroll", classes="dialog-help dialog-keys",
+                         markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#detail-dialog").border_title = label(self.content.title)
