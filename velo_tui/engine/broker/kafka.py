@@ -87,6 +87,15 @@ _CONSUMER_PREFIXES = (
     "consume.callback.max.messages",
 )
 
+# Consumer properties velo-tui sets unless the user's configuration does.
+_CONSUMER_DEFAULTS: dict[str, object] = {
+    "group.id": "velo-tui",
+    # Once librdkafka has queued.min.messages (100,000 by default) fetched and not yet consumed,
+    # it waits fetch.queue.backoff.ms before fetching again. Its default of 1,000 ms made reading
+    # a topic of 7.5 million messages take 50 s instead of 8 s (librdkafka 2.16, local broker).
+    "fetch.queue.backoff.ms": "20",
+}
+
 # velo-tui sets these keys itself on every client, so a user value for them is ignored.
 _RESERVED_KEYS = (
     "bootstrap.servers",
@@ -232,7 +241,7 @@ class KafkaBroker(Broker):
             Producer, "producer", _for_role(user, _PRODUCER_PREFIXES), self._producer_defaults(user)
         )
         self._consumer_config = self._accepted(
-            Consumer, "consumer", _for_role(user, _CONSUMER_PREFIXES), {"group.id": "velo-tui"}
+            Consumer, "consumer", _for_role(user, _CONSUMER_PREFIXES), _CONSUMER_DEFAULTS
         )
 
         self._admin_errors = _ErrorRecorder()
