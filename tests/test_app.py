@@ -460,6 +460,22 @@ async def test_step_after_cancel_runs(app_factory, debug_sql, settle):
         assert app.session.states[0].status == OK
 
 
+@pytest.mark.parametrize("size", [SIZE, (80, 24)])
+async def test_toast_leaves_dlq_visible(app_factory, dlq_sql, settle, size):
+    app = app_factory(dlq_sql)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        toasts = list(app.screen.query("Toast"))
+        dlq_table = app.main_screen.query_one(DeadLetterTable)
+        command_bar = app.main_screen.query_one("#command-bar")
+        assert toasts
+        assert not any(toast.region.overlaps(dlq_table.region) for toast in toasts)
+        assert not any(toast.region.overlaps(command_bar.region) for toast in toasts)
+
+
 # -- errors, keys, palette, quit ---------------------------------------------------------------
 
 
