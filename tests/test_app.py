@@ -476,6 +476,15 @@ async def test_toast_leaves_dlq_visible(app_factory, dlq_sql, settle, size):
         assert not any(toast.region.overlaps(command_bar.region) for toast in toasts)
 
 
+@pytest.mark.parametrize("size", [SIZE, (90, 24), (80, 24)])
+async def test_footer_palette_key_reaches_edge(app_factory, debug_sql, size):
+    app = app_factory(debug_sql)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        palette_key = app.main_screen.query_one("Footer FooterKey.-command-palette")
+        assert palette_key.region.right == size[0]
+
+
 # -- errors, keys, palette, quit ---------------------------------------------------------------
 
 
