@@ -285,6 +285,25 @@ async def test_command_head_clears_filter(app_factory, debug_sql, settle):
         assert not str(panel.border_subtitle).startswith("where")
 
 
+async def test_filter_dialog_edits_current(app_factory, debug_sql, settle):
+    app = app_factory(debug_sql, SessionOptions(records=RECORDS))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("slash")
+        await replace_input(pilot, "line_total > 1000")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        field = app.screen.query_one("#prompt-input")
+        summary = app.screen.summary
+        await pilot.press("space", "a", "n", "d", "space", "q", "u", "a", "n", "t", "i", "t", "y", "space", "greater_than_sign", "space", "1")
+        edited = field.value
+        assert summary == "Current filter: line_total > 1000"
+        assert edited == "line_total > 1000 and quantity > 1"
+
+
 async def test_pages_move_window(app_factory, debug_sql, settle):
     app = app_factory(debug_sql, SessionOptions(records=250))
     async with app.run_test(size=SIZE) as pilot:

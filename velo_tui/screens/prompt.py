@@ -24,7 +24,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def __init__(self, title: str, help_text: str, value: str = "", *,
                  placeholder: str = "", dialog_id: str, cursor_blink: bool = True,
-                 summary: str | None = None) -> None:
+                 summary: str | None = None, select_on_focus: bool = True) -> None:
         super().__init__()
         self.prompt_title = title
         self.help_text = help_text
@@ -32,15 +32,19 @@ class PromptScreen(ModalScreen[str | None]):
         self.placeholder = placeholder
         self.dialog_id = dialog_id
         self.cursor_blink = cursor_blink
-        #: What the dialog acts on, shown in bold above the help text; None shows no line.
+        #: What the dialog acts on, shown in bold above the help text, or None for no such line.
         self.summary = summary
+        #: True selects the whole value when the dialog opens, so typing replaces it. False puts
+        #: the cursor after the value, ready for editing.
+        self.select_on_focus = select_on_focus
 
     def compose(self) -> ComposeResult:
         with Vertical(id=self.dialog_id, classes="dialog prompt-dialog"):
             if self.summary is not None:
                 yield Static(label(self.summary), id="prompt-summary", markup=False)
             yield Static(self.help_text, classes="dialog-help", markup=False)
-            field = Input(value=self.initial_value, placeholder=self.placeholder, id="prompt-input")
+            field = Input(value=self.initial_value, placeholder=self.placeholder, id="prompt-input",
+                          select_on_focus=self.select_on_focus)
             field.cursor_blink = self.cursor_blink
             yield field
             yield Static("enter apply · escape cancel", classes="dialog-help", markup=False)
@@ -63,10 +67,15 @@ class PromptScreen(ModalScreen[str | None]):
 
 
 def filter_prompt(target: str, expression: str, cursor_blink: bool = True) -> PromptScreen:
-    """Return the dialog that requests a filter expression for `target`."""
+    """Return the dialog that requests a filter expression for `target`, starting from `expression`.
+
+    The current filter is the input's value, with the cursor after it, so it can be edited.
+    """
+    summary = f"Current filter: {expression}" if expression else "No filter is set."
     return PromptScreen(
-        f"filter · {target}", FILTER_HELP, expression,
-        placeholder="line_total > 1000", dialog_id="filter-dialog", cursor_blink=cursor_blink,
+        f"filter · {target}", FILTER_HELP, expression, summary=summary, select_on_focus=False,
+        placeholder="an expression (empty shows all records)", dialog_id="filter-dialog",
+        cursor_blink=cursor_blink,
     )
 
 
