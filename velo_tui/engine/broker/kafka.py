@@ -140,8 +140,8 @@ class _PartitionBuffer:
     values: list[bytes | None] = field(default_factory=list)
     headers: list[list[tuple[str, bytes | None]] | None] = field(default_factory=list)
 
-    def add(self, message: Message) -> None:
-        self.offsets.append(message.offset())
+    def add(self, message: Message, offset: int) -> None:
+        self.offsets.append(offset)
         kind, timestamp = message.timestamp()
         self.timestamps.append(None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp)
         self.keys.append(message.key())
@@ -750,11 +750,11 @@ class KafkaBroker(Broker):
                     finished.append(partition)
                     continue
                 buffer = buffers[partition]
-                buffer.add(message)
+                buffer.add(message, offset)
                 reached[partition] = offset + 1
                 if offset + 1 >= high:
                     finished.append(partition)
-                elif len(buffer) >= max_batch:
+                elif len(buffer.offsets) >= max_batch:
                     yield buffer.take()
             if messages:
                 last_progress = time.monotonic()
