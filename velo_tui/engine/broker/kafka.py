@@ -92,7 +92,7 @@ _CONSUMER_DEFAULTS: dict[str, object] = {
     "group.id": "velo-tui",
     # Once librdkafka has queued.min.messages (100,000 by default) fetched and not yet consumed,
     # it waits fetch.queue.backoff.ms before fetching again. Its default of 1,000 ms made reading
-    # a topic of 7.5 million messages take 50 s instead of 8 s (librdkafka 2.16, local broker).
+    # 2,000,000 messages take 12.2 s instead of 2.2 s (librdkafka 2.16, local broker).
     "fetch.queue.backoff.ms": "20",
 }
 
