@@ -131,7 +131,8 @@ def normalise_argv(argv: list[str]) -> list[str]:
 
 
 def configure_logging(verbose: int, to_file: Path | None = None) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    levels = {0: logging.WARNING, 1: logging.INFO}
+    level = levels.get(verbose, logging.DEBUG)
     handler: logging.Handler
     if to_file is not None:
         to_file.parent.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,7 @@ def run_guarded(
     timeout_s: float | None,
 ) -> tuple[int, str | None]:
     """Call `run` and turn a cancel, a timeout, Ctrl-C or a lost broker into an exit code and a
-    note for the partial report; (EXIT_OK, None) when it finishes."""
+    note for the partial report. Return (EXIT_OK, None) when `run` finishes."""
     try:
         run()
     except Cancelled:

@@ -1,6 +1,6 @@
 """The dead-letter queue: every record that fails at any stage, with the context to debug it.
 
-Entries are kept in memory up to `max_size`; failures beyond it, or while the DLQ is disabled,
+Entries are kept in memory up to `max_size`. Failures beyond it, or while the DLQ is disabled,
 are counted as dropped, so every failed record is accounted for either way.
 """
 

@@ -30,7 +30,7 @@ class VeloError(Exception):
 class InputError(VeloError):
     """Invalid input: SQL, spec, schema, config file, option or broker address (exit code 2).
 
-    The message says what is wrong and what to do; `location` names the file, line and column
+    The message states what is wrong and what to do. `location` names the file, line and column
     where there is one.
     """
 

@@ -2,7 +2,7 @@
 
 Each micro-batch is consumed from the broker, decoded and validated, run through the
 translated SELECT in DuckDB, encoded as JSON and produced to the sink topic. A record that fails
-at any stage becomes a DLQ entry and the batch goes on; a failing SQL batch is split in halves
+at any stage becomes a DLQ entry and the batch goes on. A failing SQL batch is split in halves
 until the failing records are isolated, so one poison record never costs its batch.
 """
 
@@ -32,14 +32,14 @@ from velo_tui.engine.pipeline import ROW_ID_COLUMN, SOURCE_RELATION, Statement
 
 log = logging.getLogger(__name__)
 
-#: Kafka's default limit on one message (`message.max.bytes`, 1 MiB); both brokers apply it, so a
-#: record too large for Kafka fails the same way on the embedded broker.
+#: Kafka's default limit on one message (`message.max.bytes`, about 1 MiB). Both brokers apply
+#: it, so a record too large for Kafka fails the same way on the embedded broker.
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
 
 FAULT_HEADER = "velo.fault"
 FAULT_ID_HEADER = "velo.fault.id"
 
-#: DuckDB errors that depend on the data of a row; anything else (a binder error, say) is a
+#: DuckDB errors that depend on the data of a row. Any other error (a binder error, say) is a
 #: defect of the statement and fails it as a whole.
 ROW_ERRORS = (
     duckdb.ConversionException,

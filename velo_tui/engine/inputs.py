@@ -35,7 +35,7 @@ PACE_POLL_S = 0.05
 
 @dataclass
 class InputPlan:
-    """What to put on one source topic before its statement runs."""
+    """Plan of the records to produce to one source topic before its statement runs."""
 
     statement: str
     source: str

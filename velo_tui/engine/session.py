@@ -2,8 +2,8 @@
 runner share.
 
 A session loads the SQL file, its test spec and schemas, opens the broker, and then runs the
-statements in dependency order: `step` runs the next one, `continue_` runs until a statement with
-a breakpoint has completed, `run_all` runs the rest. Results stay inspectable afterwards.
+statements in dependency order. `step` runs the next one, `continue_` runs until a statement with
+a breakpoint has completed, and `run_all` runs the rest. Results stay inspectable afterwards.
 """
 
 from __future__ import annotations
@@ -179,8 +179,8 @@ class Session:
     def _current_offsets(self) -> dict[str, dict[int, int]]:
         """Note where each topic ends now: the session reads only what it writes after this.
 
-        On a shared Kafka cluster the pipeline's topics may hold messages of earlier runs;
-        starting from these offsets keeps them out of this session without deleting anything.
+        On a shared Kafka cluster the pipeline's topics may contain messages of earlier runs.
+        Starting from these offsets keeps them out of this session without deleting anything.
         """
         offsets = {}
         for topic in self.pipeline.topics() + [self.dlq_topic]:
@@ -371,7 +371,7 @@ class Session:
     def cancel(self) -> None:
         """Ask the running statement to stop after its current micro-batch.
 
-        The request is used up by the step it stops, so later steps run normally; a request made
+        The request is used up by the step it stops, so later steps run normally. A request made
         while nothing runs stops the next step at once.
         """
         self.cancel_event.set()
