@@ -3,6 +3,7 @@ example pipelines folder, the test pipelines and debug sessions over them."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from velo_tui.cli import main
 from velo_tui.engine.broker.base import Broker
 from velo_tui.engine.broker.embedded import EmbeddedBroker
 from velo_tui.engine.session import Session, SessionOptions
@@ -260,3 +262,25 @@ def broker_args(request: pytest.FixtureRequest) -> list[str]:
     if request.param == "embedded":
         return []
     return ["--bootstrap-servers", request.getfixturevalue("kafka_address")]
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., tuple[int, str, str]]]:
+    """Return a function that runs `velo-tui ARGS` in this process: (exit code, stdout, stderr).
+
+    `main` replaces the root logger's handlers and level; they are put back after the test.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+
+    def run(*args: object) -> tuple[int, str, str]:
+        code = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    yield run
+    root.handlers[:] = handlers
+    root.setLevel(level)

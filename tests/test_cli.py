@@ -4,17 +4,15 @@ the messages for invalid input."""
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from velo_tui.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_TIMEOUT, main
+from velo_tui.cli import EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_TIMEOUT
 from velo_tui.engine.assertions.registry import REGISTRY
 from velo_tui.engine.session import OK
 
@@ -23,28 +21,6 @@ REPORT_KEYS = {"application", "sql_file", "seed", "passed", "duration_s", "state
                "dlq", "faults"}
 STATEMENT_KEYS = {"name", "status", "records_in", "records_out", "filtered", "dlq", "duration_s",
                   "error"}
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Put back the root logger's handlers and level, which `main` replaces."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    """Return a function that runs `velo-tui ARGS` in this process: (exit code, stdout, stderr)."""
-
-    def run(*args: object) -> tuple[int, str, str]:
-        code = main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def debug_mode_sql(corpus_dir: Path) -> Path:

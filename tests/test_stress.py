@@ -5,43 +5,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from velo_tui.cli import EXIT_INPUT, EXIT_OK, EXIT_TIMEOUT, main
+from velo_tui.cli import EXIT_INPUT, EXIT_OK, EXIT_TIMEOUT
 from velo_tui.engine.stress import RssSampler, latency_summary
 from velo_tui.stress import DEFAULT_STRESS_RECORDS, stress_settings
 
 #: Keys of the run report that a stress report keeps.
 RUN_REPORT_KEYS = {"application", "sql_file", "seed", "passed", "duration_s", "statements", "queries",
                    "dlq", "faults", "accounting"}
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Put back the root logger's handlers and level, which `main` replaces."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    """Return a function that runs `velo-tui ARGS` in this process: (exit code, stdout, stderr)."""
-
-    def run(*args: object) -> tuple[int, str, str]:
-        code = main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def stress_sql(corpus_dir: Path) -> Path:
