@@ -173,7 +173,7 @@ def field_values(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
     column = quote_ident(name)
     duckdb_type = column_type(ctx, name)
     expected = {"field": name, "operator": operator, "value": value}
-    wanted = f"{OPERATORS[operator]} {value!r}"
+    satisfied = f"{OPERATORS[operator]} {value!r}"
 
     condition = _field_condition(ctx, column, duckdb_type, operator, value)
     if condition is None:
@@ -189,10 +189,33 @@ def field_values(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
 
     param = {"value": value if not (operator in STRING_OPERATORS) else text_form(value)}
     failing = f"{column} IS NOT NULL AND NOT coalesce({condition}, false)"
+    return _check_values(
+        spec, ctx, name, failing, param, expected,
+        satisfied=satisfied,
+        sample_sql=f"SELECT {column} FROM {{rel}} WHERE {failing} {_order_clause()} LIMIT {SAMPLE_SIZE}",
+    )
+
+
+def _check_values(
+    spec: AssertionSpec,
+    ctx: AssertionContext,
+    name: str,
+    failing: str,
+    params: dict[str, Any],
+    expected: dict[str, Any],
+    *,
+    satisfied: str,
+    sample_sql: str,
+) -> AssertionResult:
+    """Count the non-null values of field `name` and those matching `failing`, and report.
+
+    `satisfied` completes "values of NAME are ..."; `sample_sql` selects example failing values.
+    """
+    column = quote_ident(name)
     checked, failed = query_one(
         ctx,
         f"SELECT count({column}), count(*) FILTER (WHERE {failing}) FROM {{rel}}",
-        param,
+        params,
     )
     if checked == 0:
         return AssertionResult(
@@ -206,21 +229,17 @@ def field_values(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
         return AssertionResult(
             type=spec.type,
             passed=True,
-            message=f"All {checked} non-null values of {name} are {wanted}.",
+            message=f"All {checked} non-null values of {name} are {satisfied}.",
             expected=expected,
             actual={"checked": checked, "failed": 0},
         )
 
-    sample = query_column(
-        ctx,
-        f"SELECT {column} FROM {{rel}} WHERE {failing} {_order_clause()} LIMIT {SAMPLE_SIZE}",
-        param,
-    )
+    sample = query_column(ctx, sample_sql, params)
     return AssertionResult(
         type=spec.type,
         passed=False,
         message=(
-            f"{failed} of {checked} non-null values of {name} are not {wanted}; "
+            f"{failed} of {checked} non-null values of {name} are not {satisfied}; "
             f"for example {format_values(sample)}."
         ),
         expected=expected,
@@ -265,36 +284,10 @@ def field_in_set(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
         params["numbers"] = numbers
         condition += f" OR list_contains($numbers, CAST({column} AS DOUBLE))"
     failing = f"{column} IS NOT NULL AND NOT coalesce({condition}, false)"
-
-    checked, failed = query_one(
-        ctx,
-        f"SELECT count({column}), count(*) FILTER (WHERE {failing}) FROM {{rel}}",
-        params,
-    )
-    expected = {"field": name, "values": values}
-    allowed = format_values(values)
-    if failed == 0:
-        return AssertionResult(
-            type=spec.type,
-            passed=True,
-            message=f"All {checked} non-null values of {name} are in the set {allowed}.",
-            expected=expected,
-            actual={"checked": checked, "failed": 0},
-        )
-    sample = query_column(
-        ctx,
-        f"SELECT DISTINCT {column} FROM {{rel}} WHERE {failing} LIMIT {SAMPLE_SIZE}",
-        params,
-    )
-    return AssertionResult(
-        type=spec.type,
-        passed=False,
-        message=(
-            f"{failed} of {checked} non-null values of {name} are not in the set {allowed}; "
-            f"for example {format_values(sample)}."
-        ),
-        expected=expected,
-        actual={"checked": checked, "failed": failed, "examples": sample},
+    return _check_values(
+        spec, ctx, name, failing, params, {"field": name, "values": values},
+        satisfied=f"in the set {format_values(values)}",
+        sample_sql=f"SELECT DISTINCT {column} FROM {{rel}} WHERE {failing} LIMIT {SAMPLE_SIZE}",
     )
 
 
