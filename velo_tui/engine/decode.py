@@ -9,7 +9,7 @@ Choices for input that JSON or Kafka allow but a schema does not (each covered b
 - a duplicate key in one object is rejected (validate stage, `duplicate_key`);
 - an integer beyond 64 bits is rejected (validate stage, `overflow`);
 - a numeric string where a number is declared is accepted and converted ("12" reads as 12),
-  because producers often send large or exact numbers as strings; any other string is
+  because producers often send large or exact numbers as strings. Any other string is
   `wrong_type`, and a string field requires a JSON string;
 - a field name that differs only in case from the declared one does not match it;
 - fields that the schema does not declare are ignored;

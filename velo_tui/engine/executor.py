@@ -164,8 +164,8 @@ class StatementExecutor:
             statement.name, total, statement.source.topic, statement.sink.topic,
         )
         started = time.perf_counter()
-        # Worker threads decode, query and encode the next micro-batches (DuckDB releases the
-        # GIL) while this thread produces finished ones and records their DLQ entries, strictly
+        # Worker threads decode, query and encode the next micro-batches, because DuckDB releases
+        # the GIL. This thread produces finished batches and records their DLQ entries strictly
         # in consumption order, so the sink topic and the DLQ are the same as one by one.
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="velo-batch")
         pending: deque[Future[_BatchResult]] = deque()
@@ -199,7 +199,7 @@ class StatementExecutor:
         """Fail when the broker deleted messages this session wrote before the statement read them.
 
         Retention or compaction on a Kafka topic can remove messages below the session's start
-        offsets; reading on from the low watermark would lose them without a count.
+        offsets, and reading on from the low watermark would lose them without a count.
         """
         # A partition without a start offset did not exist when the session opened: it starts at 0.
         deleted = sum(

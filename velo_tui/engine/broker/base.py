@@ -1,7 +1,7 @@
 """The broker interface: topics of partitioned, offset-addressed messages exchanged as Arrow tables.
 
 Messages cross this interface in batches, never one by one, so the executor stays vectorised.
-A consumed batch follows `MESSAGE_SCHEMA`; a batch to produce follows `PRODUCE_SCHEMA`, whose
+A consumed batch follows `MESSAGE_SCHEMA`. A batch to produce follows `PRODUCE_SCHEMA`, whose
 `partition` may be null to let the broker choose (by key hash, or round robin for null keys).
 """
 
@@ -137,7 +137,7 @@ def null_key_count(batch: pa.Table) -> int:
 
 
 class Broker(ABC):
-    """A place that holds topics: the embedded broker or a Kafka cluster.
+    """Store of topics: the embedded broker or a Kafka cluster.
 
     Implementations must be safe to call from two threads at once (the debugger reads topics
     while a statement runs), and must keep per-partition order.

@@ -1,4 +1,4 @@
-"""The embedded broker: topics held in this process as Arrow tables, laid out as Kafka holds them.
+"""The embedded broker: topics kept in this process as Arrow tables, laid out as Kafka stores them.
 
 Each partition is a list of immutable Arrow chunks plus its high watermark. Producing appends a
 chunk; consuming slices chunks without copying the stored columns and adds each message's

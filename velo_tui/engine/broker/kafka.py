@@ -326,8 +326,8 @@ class KafkaBroker(Broker):
     def _check_listening(self) -> None:
         """Fail at once when no bootstrap address accepts a TCP connection.
 
-        librdkafka keeps retrying a refused connection until `list_topics` times out; a plain
-        connect tells a refused or unresolvable address straight away.
+        librdkafka keeps retrying a refused connection until `list_topics` times out, while a
+        plain connect reports a refused or unresolvable address straight away.
         """
         reasons = []
         for address in self.bootstrap_servers.split(","):
@@ -357,8 +357,9 @@ class KafkaBroker(Broker):
     def create_topic(self, topic: str, partitions: int = 1) -> None:
         if partitions < 1:
             raise InputError(f"topic '{topic}' needs at least 1 partition, got {partitions}")
-        # Generated records carry event times from a fixed past instant; time-based retention
-        # would delete them before they are read, so topics created here keep messages by time.
+        # Generated records carry event times from a fixed past instant, which time-based
+        # retention would delete before they are read. Topics created here keep every message
+        # regardless of age.
         new_topic = NewTopic(topic, num_partitions=partitions,
                              replication_factor=self.replication_factor,
                              config={"retention.ms": "-1"})
